@@ -1,0 +1,1 @@
+"""Data: the shared representation, loaders for real collections, the synthetic default, pseudo-queries."""

@@ -1,0 +1,75 @@
+"""The one in-memory representation every loader produces.
+
+Identifiers are strings everywhere (MS MARCO pids, TREC docnos, Cranfield numbers alike).  A
+:class:`RetrievalDataset` holds a corpus and any number of named query splits (``train``, ``dev``, ``test``),
+each with its queries and, where judged, graded qrels.  The on-disk form (see :mod:`irprune.data.store`) is the
+MS MARCO native layout: ``collection.tsv``, ``queries.<split>.tsv`` and TREC ``qrels.<split>.txt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping
+
+Corpus = Dict[str, str]            # doc_id -> text
+Queries = Dict[str, str]           # query_id -> text
+Qrels = Dict[str, Dict[str, int]]  # query_id -> doc_id -> graded relevance (may be 0 or negative)
+Candidates = Dict[str, List[str]]  # query_id -> ranked doc_ids (a first-stage run without scores)
+
+
+@dataclass
+class Split:
+    """The queries of one split, with their judgements (empty when unjudged) and optional candidates."""
+
+    queries: Queries
+    qrels: Qrels = field(default_factory=dict)
+    candidates: Candidates | None = None
+
+    def judged_queries(self) -> Queries:
+        """Queries that have at least one judgement."""
+        return {q: t for q, t in self.queries.items() if q in self.qrels and self.qrels[q]}
+
+
+@dataclass
+class RetrievalDataset:
+    """A corpus plus named splits.  ``meta`` records where it came from (source, paths, options)."""
+
+    corpus: Corpus
+    splits: Dict[str, Split]
+    meta: Dict[str, object] = field(default_factory=dict)
+
+    def split(self, name: str) -> Split:
+        if name not in self.splits:
+            raise KeyError(f"split {name!r} not in dataset; available splits: {', '.join(sorted(self.splits))}")
+        return self.splits[name]
+
+
+@dataclass
+class SkipReport:
+    """Counts of input lines skipped under ``on_error='skip'``, by reason, with a few examples each.
+
+    Loaders never drop a line silently: either they raise, or they count it here and the stage reports it.
+    """
+
+    counts: Dict[str, int] = field(default_factory=dict)
+    examples: Dict[str, List[str]] = field(default_factory=dict)
+    max_examples: int = 3
+
+    def add(self, reason: str, example: str) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        ex = self.examples.setdefault(reason, [])
+        if len(ex) < self.max_examples:
+            ex.append(example)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def merge(self, other: "SkipReport") -> None:
+        for reason, n in other.counts.items():
+            self.counts[reason] = self.counts.get(reason, 0) + n
+            ex = self.examples.setdefault(reason, [])
+            ex.extend(other.examples.get(reason, [])[: max(0, self.max_examples - len(ex))])
+
+    def as_dict(self) -> Mapping[str, object]:
+        return {"total": self.total, "counts": dict(self.counts), "examples": dict(self.examples)}
