@@ -1,0 +1,72 @@
+# Two commands do all set-up (see README):
+#   make repro   create .venv, install pinned dependencies, run `dvc repro` on the embedded default collection
+#   make test    create .venv, install pinned dependencies, run the test suite
+# Both are idempotent: the environment is rebuilt only when requirements/lock.txt or pyproject.toml change.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.irprune-installed
+TORCH_VERSION := 2.13.0
+# CPU wheels of torch (no CUDA packages) for machines without an NVIDIA GPU.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+PYTEST_ARGS ?=
+
+# Keep every cache inside the project and nothing on the network by default.
+# Set OFFLINE=0 to let Hugging Face / ir_datasets download (for real MS MARCO runs).
+OFFLINE ?= 1
+export HF_HOME := $(CURDIR)/.cache/huggingface
+export IR_DATASETS_HOME := $(CURDIR)/.cache/ir_datasets
+export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+export DVC_NO_ANALYTICS := 1
+export PYTHONHASHSEED := 0
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+ifeq ($(OFFLINE),1)
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+endif
+
+.PHONY: setup repro test test-fast bench lab clean-env
+
+setup: $(STAMP)
+
+$(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (Debian/Ubuntu: apt-get install python3 python3-venv)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "error: could not create $(VENV); on Debian/Ubuntu run: apt-get install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install -q --upgrade pip wheel setuptools
+	@if $(BIN)/python -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$(TORCH_VERSION)' else 1)" 2>/dev/null; then \
+		echo "torch $(TORCH_VERSION) already installed"; \
+	elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+		echo "NVIDIA GPU found: installing the CUDA build of torch $(TORCH_VERSION)"; \
+		$(BIN)/python -m pip install -q torch==$(TORCH_VERSION); \
+	else \
+		echo "no GPU: installing the CPU build of torch $(TORCH_VERSION)"; \
+		$(BIN)/python -m pip install -q --no-index torch==$(TORCH_VERSION) 2>/dev/null || \
+		$(BIN)/python -m pip install -q torch==$(TORCH_VERSION) --index-url $(TORCH_CPU_INDEX) --extra-index-url https://pypi.org/simple; \
+	fi
+	$(BIN)/python -m pip install -q -r requirements/lock.txt -c requirements/constraints.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m irprune.setup_env
+	@touch $@
+
+repro: setup
+	$(BIN)/dvc repro
+	$(BIN)/dvc metrics show
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+clean-env:
+	rm -rf $(VENV)

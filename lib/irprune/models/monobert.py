@@ -1,0 +1,216 @@
+"""monoBERT: Nogueira & Cho 2019, "Passage Re-ranking with BERT" (arXiv 1901.04085).
+
+A BERT cross-encoder (``BertForSequenceClassification``) reads ``[CLS] query [SEP] passage [SEP]`` (token
+types 0 / 1; query truncated to 64 and the pair to 512 tokens in the paper) and classifies the pair.  With the
+paper's 2-way softmax head the score is the logit of P(relevant) = ``l_rel - l_nonrel``: a monotone function of
+the softmax probability monoBERT ranks by, unbounded (``sigmoid(score)`` = P(relevant), so BCE on the score is
+the paper's 2-class cross-entropy).  ``head = "one_logit"`` uses a single output logit instead.
+
+Weights: with ``pretrained`` (a local checkpoint directory, e.g. from :func:`irprune.models.mlm.pretrain_mlm`,
+or a hub id such as ``bert-base-uncased``) the encoder and tokenizer load with ``from_pretrained``; without it
+(the offline default) a BERT of the configured shape is initialised from scratch around a tokenizer trained on
+the collection (:func:`irprune.text.train_wordpiece`).  ``paper`` preset = bert-base-uncased shape.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any, Literal, Optional, Sequence
+from urllib.parse import urlparse
+
+import torch
+from torch import Tensor
+
+from ..config import frozen, param
+from ..errors import ConfigError
+from ..io import atomic_write_text
+from ..text.wordpiece import load_tokenizer
+from .base import Batch, Pair, Ranker
+from .registry import MODELS
+
+
+@frozen
+class MonoBERTConfig:
+    """monoBERT hyper-parameters.  Defaults: the ``small`` CPU preset (BERT-tiny shape, Turc et al. 2019:
+    2 layers, H = 128, 2 heads); ``paper``: bert-base-uncased (12 layers, H = 768, 12 heads, 110M params)."""
+
+    pretrained: Optional[str] = param(None, doc="local checkpoint dir or hub id; null = initialise from params")
+    head: Literal["two_class", "one_logit"] = param("two_class", doc="2-way softmax head (paper) or 1 logit")
+    vocab_size: Optional[int] = param(None, ge=1, doc="embedding rows; null = the tokenizer's size")
+    hidden: int = param(128, ge=1, doc="hidden size (paper 768)")
+    layers: int = param(2, ge=1, doc="transformer layers (paper 12)")
+    heads: int = param(2, ge=1, doc="attention heads, must divide hidden (paper 12)")
+    intermediate: int = param(512, ge=1, doc="feed-forward size (paper 3072)")
+    max_len: int = param(128, ge=4, doc="position embeddings = longest [CLS] q [SEP] d [SEP] (paper 512)")
+    dropout: float = param(0.1, ge=0, lt=1, doc="hidden and attention dropout (paper 0.1)")
+    max_query_len: int = param(16, ge=1, doc="default query tokens (paper 64)")
+    max_doc_len: int = param(96, ge=1, doc="default passage tokens (paper 512 - 64 - 3 = 445)")
+
+    def validate(self) -> None:
+        if self.hidden % self.heads:
+            raise ConfigError(f"params.yaml: model.monobert.heads = {self.heads} must divide hidden = {self.hidden}")
+        if self.pretrained is None and self.max_query_len + self.max_doc_len + 3 > self.max_len:
+            raise ConfigError(
+                f"params.yaml: model.monobert max_query_len + max_doc_len + 3 = "
+                f"{self.max_query_len + self.max_doc_len + 3} exceeds max_len = {self.max_len}; "
+                "lower max_doc_len or raise max_len")
+
+
+def bert_config(cfg: MonoBERTConfig, vocab_size: int, pad_token_id: int = 0) -> Any:
+    """The ``transformers.BertConfig`` of a from-scratch monoBERT."""
+    from transformers import BertConfig
+
+    return BertConfig(vocab_size=vocab_size, hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
+                      num_attention_heads=cfg.heads, intermediate_size=cfg.intermediate,
+                      max_position_embeddings=cfg.max_len, type_vocab_size=2, hidden_dropout_prob=cfg.dropout,
+                      attention_probs_dropout_prob=cfg.dropout, pad_token_id=pad_token_id,
+                      num_labels=2 if cfg.head == "two_class" else 1)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def load_pretrained(spec: str, head: str = "two_class") -> tuple[Any, Any]:
+    """``(BertForSequenceClassification, tokenizer)`` from a local checkpoint dir or a hub id.
+
+    A local directory must hold ``config.json`` (a BERT) and tokenizer files.  A hub id is looked up in the
+    local cache first; downloading is attempted only when the hub is reachable.
+    """
+    from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
+
+    num_labels = 2 if head == "two_class" else 1
+    path = Path(spec).expanduser()
+    looks_local = spec.startswith(("/", ".", "~")) or spec.count("/") > 1 or os.sep != "/" and os.sep in spec
+    if path.exists() or looks_local:
+        if not path.is_dir():
+            raise ConfigError(f"monobert.pretrained = {spec!r}: no such directory; fix: point it at a checkpoint "
+                              "directory (e.g. the output of the MLM pretraining stage) or set it to null")
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"monobert.pretrained = {spec!r} is not a checkpoint directory (no config.json); fix: "
+                              "point it at a directory written by save_pretrained / pretrain_mlm")
+        model_type = AutoConfig.from_pretrained(str(path), local_files_only=True).model_type
+        if model_type != "bert":
+            raise ConfigError(f"monobert.pretrained = {spec!r} holds a {model_type!r} model, not a BERT; fix: "
+                              "use a BERT checkpoint")
+        if not ((path / "tokenizer.json").is_file() or (path / "vocab.txt").is_file()):
+            raise ConfigError(f"monobert.pretrained = {spec!r} has no tokenizer (tokenizer.json or vocab.txt); "
+                              "fix: save the tokenizer into the checkpoint directory (pretrain_mlm does)")
+        model = BertForSequenceClassification.from_pretrained(str(path), num_labels=num_labels,
+                                                              local_files_only=True)
+        return model, load_tokenizer(path)
+    try:  # a hub id already in the local cache works offline
+        return (BertForSequenceClassification.from_pretrained(spec, num_labels=num_labels, local_files_only=True),
+                AutoTokenizer.from_pretrained(spec, local_files_only=True))
+    except OSError:
+        pass
+    if not _hub_reachable():
+        raise ConfigError(f"monobert.pretrained = {spec!r} is not a local directory and is not in the Hugging Face "
+                          "cache, and the network (the Hugging Face Hub) is unavailable; fix: pass a local "
+                          "checkpoint directory (e.g. the output of pretrain_mlm), set it to null to train from "
+                          "scratch, or run once with network access to fill the cache")
+    try:
+        return (BertForSequenceClassification.from_pretrained(spec, num_labels=num_labels),
+                AutoTokenizer.from_pretrained(spec))
+    except OSError as e:
+        raise ConfigError(f"monobert.pretrained = {spec!r}: could not load it from the Hugging Face Hub ({e}); "
+                          "fix: check the model id or pass a local checkpoint directory") from None
+
+
+@MODELS.register("monobert")
+class MonoBERT(Ranker):
+    """BERT cross-encoder; ``self.bert`` is the ``BertForSequenceClassification``."""
+
+    name = "monobert"
+    config_cls = MonoBERTConfig
+    presets = {"small": {}, "paper": {"vocab_size": 30522, "hidden": 768, "layers": 12, "heads": 12,
+                                      "intermediate": 3072, "max_len": 512, "max_query_len": 64,
+                                      "max_doc_len": 445}}
+
+    def __init__(self, cfg: MonoBERTConfig, tokenizer: Any, bert: Any) -> None:
+        super().__init__(cfg, tokenizer)
+        self.bert = bert
+
+    @classmethod
+    def build(cls, cfg: MonoBERTConfig, text: Any) -> "MonoBERT":
+        from transformers import BertForSequenceClassification
+
+        if cfg.pretrained is not None:
+            if text is not None:
+                raise ConfigError("monobert: pretrained is set, so the tokenizer comes from the checkpoint; "
+                                  "pass text=None (or unset pretrained to use this tokenizer)")
+            bert, tok = load_pretrained(cfg.pretrained, cfg.head)
+            model = cls(cfg, tok, bert)
+            model.check_lengths(cfg.max_query_len, cfg.max_doc_len)      # fail at build, not at first batch
+            return model
+        if text is None or not hasattr(text, "convert_tokens_to_ids"):
+            raise ConfigError("monobert without pretrained needs a tokenizer (irprune.text.train_wordpiece on the "
+                              f"collection), got {type(text).__name__}")
+        vocab_size = cfg.vocab_size or len(text)
+        if vocab_size < len(text):
+            raise ConfigError(f"model.monobert.vocab_size = {vocab_size} is smaller than the tokenizer ({len(text)}); "
+                              "set it to null")
+        return cls(cfg, text, BertForSequenceClassification(bert_config(cfg, vocab_size, text.pad_token_id)))
+
+    def save_text(self, directory: Path) -> None:
+        self.text.save_pretrained(str(directory / "tokenizer"))
+        atomic_write_text(directory / "bert_config.json", self.bert.config.to_json_string())
+
+    @classmethod
+    def from_saved_text(cls, cfg: MonoBERTConfig, directory: Path) -> "MonoBERT":
+        from transformers import BertConfig, BertForSequenceClassification
+
+        hf = BertConfig.from_json_file(str(directory / "bert_config.json"))
+        return cls(cfg, load_tokenizer(directory / "tokenizer"), BertForSequenceClassification(hf))
+
+    def length_limits(self) -> tuple[int, int]:
+        room = self.bert.config.max_position_embeddings - 3
+        return room - 1, room - 1
+
+    def _limit_hint(self) -> str:
+        return "max_len in the model config, or a checkpoint with more position embeddings"
+
+    def check_lengths(self, max_query_len: int, max_doc_len: int) -> None:
+        super().check_lengths(max_query_len, max_doc_len)
+        limit = self.bert.config.max_position_embeddings
+        if max_query_len + max_doc_len + 3 > limit:
+            raise ConfigError(
+                f"monobert: max_query_len + max_doc_len + 3 = {max_query_len + max_doc_len + 3} tokens exceeds the "
+                f"model maximum of {limit} positions; fix: lower max_doc_len to {limit - 3 - max_query_len} or less")
+
+    def _collate(self, pairs: Sequence[Pair], max_query_len: int, max_doc_len: int) -> dict[str, Tensor]:
+        tok = self.text
+        enc = tok([t for pair in pairs for t in pair], add_special_tokens=False)["input_ids"]
+        cls_id, sep_id, pad_id = tok.cls_token_id, tok.sep_token_id, tok.pad_token_id
+        rows, types = [], []
+        for q, d in zip(enc[0::2], enc[1::2]):
+            q, d = q[:max_query_len], d[:max_doc_len]
+            rows.append([cls_id, *q, sep_id, *d, sep_id])
+            types.append([0] * (len(q) + 2) + [1] * (len(d) + 1))
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        tt = torch.zeros(len(rows), width, dtype=torch.long)
+        att = torch.zeros(len(rows), width, dtype=torch.long)
+        for i, (r, t) in enumerate(zip(rows, types)):
+            ids[i, : len(r)] = torch.tensor(r)
+            tt[i, : len(t)] = torch.tensor(t)
+            att[i, : len(r)] = 1
+        return {"input_ids": ids, "token_type_ids": tt, "attention_mask": att}
+
+    def forward(self, batch: Batch) -> Tensor:
+        logits = self.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                           token_type_ids=batch["token_type_ids"]).logits     # [B, 2] or [B, 1]
+        if logits.shape[-1] == 2:
+            return logits[:, 1] - logits[:, 0]                               # logit of P(relevant)
+        return logits[:, 0]

@@ -1,0 +1,1 @@
+"""The body of each pipeline stage: one small module per DVC stage, called from its notebook."""

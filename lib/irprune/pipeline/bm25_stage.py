@@ -1,0 +1,56 @@
+"""BM25 stage: top-k candidates for every split (TREC run files) and the BM25 baseline's metrics."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import paths
+from ..bm25 import BM25Retriever
+from ..data.store import read_dataset
+from ..evaluation import evaluate
+from ..io import atomic_write_json
+from ..runs import write_trec_run
+
+
+@dataclass
+class BM25StageResult:
+    metrics: dict[str, dict[str, float]]                          # split -> metric -> value
+    per_query: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def table(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.metrics).T
+
+
+def run(cfg: Any, dataset_dir: Path = paths.DATASET, metrics_path: Path = paths.BM25_METRICS,
+        per_query_path: Path = paths.BM25_PER_QUERY) -> BM25StageResult:
+    """Index the corpus, retrieve ``cfg.bm25.depth`` candidates for each split, evaluate the judged splits."""
+    t0 = time.perf_counter()
+    ds = read_dataset(dataset_dir)
+    retriever = BM25Retriever(cfg.bm25).index(ds.corpus)
+    timings = {"index_s": time.perf_counter() - t0}
+    metrics: dict[str, dict[str, float]] = {}
+    per_query: dict[str, dict[str, dict[str, float]]] = {}
+    for name, split in ds.splits.items():
+        t1 = time.perf_counter()
+        run_ = retriever.retrieve(split.queries)
+        timings[f"retrieve_{name}_s"] = time.perf_counter() - t1
+        write_trec_run(run_, paths.bm25_run(name), tag="bm25")
+        if split.qrels:
+            result = evaluate(split.qrels, run_, cfg.evaluation)
+            metrics[name] = result.metrics()
+            per_query[name] = result.per_query
+    if retriever.report.total:
+        print(f"note: {retriever.report.total} queries without any indexed term got empty rankings: "
+              f"{dict(retriever.report.counts)}")
+    timings["total_s"] = time.perf_counter() - t0
+    out = {split: dict(m) for split, m in metrics.items()}
+    out["depth"] = cfg.bm25.depth
+    atomic_write_json(metrics_path, out)
+    atomic_write_json(per_query_path, per_query)
+    return BM25StageResult(metrics=metrics, per_query=per_query, timings=timings)
