@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 from .. import paths
 from ..bm25 import BM25Retriever
 from ..data.store import read_dataset
-from ..evaluation import evaluate
+from ..evaluation import EvalConfig, evaluate
 from ..io import atomic_write_json
 from ..runs import write_trec_run
 
@@ -25,6 +26,14 @@ class BM25StageResult:
         import pandas as pd
 
         return pd.DataFrame(self.metrics).T
+
+
+def eval_config_for(qrels: dict, cfg: EvalConfig) -> EvalConfig:
+    """The evaluation config for a split: binary qrels (every label <= 1, e.g. MS MARCO train and the synthetic
+    train positives) are scored at relevance level 1, graded ones at ``cfg.relevance_level``; the level used is
+    written next to the metrics."""
+    top = max((rel for docs in qrels.values() for rel in docs.values()), default=0)
+    return dataclasses.replace(cfg, relevance_level=1) if top <= 1 else cfg
 
 
 def run(cfg: Any, dataset_dir: Path = paths.DATASET, metrics_path: Path = paths.BM25_METRICS,
@@ -42,8 +51,9 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, metrics_path: Path = paths.
         timings[f"retrieve_{name}_s"] = time.perf_counter() - t1
         write_trec_run(run_, paths.bm25_run(name), tag="bm25")
         if split.qrels:
-            result = evaluate(split.qrels, run_, cfg.evaluation)
-            metrics[name] = result.metrics()
+            ecfg = eval_config_for(split.qrels, cfg.evaluation)
+            result = evaluate(split.qrels, run_, ecfg)
+            metrics[name] = {**result.metrics(), "relevance_level": ecfg.relevance_level}
             per_query[name] = result.per_query
     if retriever.report.total:
         print(f"note: {retriever.report.total} queries without any indexed term got empty rankings: "
