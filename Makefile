@@ -44,8 +44,8 @@ $(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
 		$(BIN)/python -m pip install -q torch==$(TORCH_VERSION); \
 	else \
 		echo "no GPU: installing the CPU build of torch $(TORCH_VERSION)"; \
-		$(BIN)/python -m pip install -q --no-index torch==$(TORCH_VERSION) 2>/dev/null || \
-		$(BIN)/python -m pip install -q torch==$(TORCH_VERSION) --index-url $(TORCH_CPU_INDEX) --extra-index-url https://pypi.org/simple; \
+		$(BIN)/python -m pip install -q torch==$(TORCH_VERSION)+cpu 2>/dev/null || \
+		$(BIN)/python -m pip install -q torch==$(TORCH_VERSION)+cpu --index-url $(TORCH_CPU_INDEX) --extra-index-url https://pypi.org/simple; \
 	fi
 	$(BIN)/python -m pip install -q -r requirements/lock.txt -c requirements/constraints.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
