@@ -49,7 +49,8 @@ def test_prunable_parameters_by_kind_weights_only() -> None:
     assert list(prunable_parameters(conv, include=("conv",))) == ["c1.weight", "c2.weight"]
     assert list(prunable_parameters(conv, exclude_names=("fc.*",))) == ["c1.weight", "c2.weight"]
     enc = tiny_encoder()  # MultiheadAttention's in_proj_weight is not a Linear module: not chosen
-    assert list(prunable_parameters(enc)) == ["self_attn.out_proj.weight", "linear1.weight", "linear2.weight"]
+    assert list(prunable_parameters(enc)) == ["self_attn.in_proj_weight", "self_attn.out_proj.weight",
+                                               "linear1.weight", "linear2.weight"]
     emb = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2))
     assert list(prunable_parameters(emb)) == ["0.weight", "1.weight"]
     assert list(prunable_parameters(emb, include=("linear",))) == ["1.weight"]
@@ -161,7 +162,8 @@ def test_masked_weights_stay_zero_through_adamw_and_fold_roundtrip(tmp_path, fac
         model(x).pow(2).mean().backward()
         opt.step()
     for name, keep in mask.items():
-        w = model.get_submodule(name.rpartition(".")[0]).weight
+        owner, _, attr = name.rpartition(".")
+        w = getattr(model.get_submodule(owner), attr)
         assert torch.all(w[~keep] == 0) and torch.all(pr[name][~keep] == 0)
         assert torch.count_nonzero(w[keep]) == int(keep.sum())  # kept weights are live
     rep = sparsity_report(model, target=0.7)
@@ -180,7 +182,8 @@ def test_masked_weights_stay_zero_through_adamw_and_fold_roundtrip(tmp_path, fac
     with torch.no_grad():
         assert torch.allclose(fresh(x), y, atol=1e-6)
     for name, keep in mask.items():
-        assert torch.all(fresh.get_submodule(name.rpartition(".")[0]).weight[~keep] == 0)
+        owner, _, attr = name.rpartition(".")
+        assert torch.all(getattr(fresh.get_submodule(owner), attr)[~keep] == 0)
 
 
 def test_nonzero_params_and_report() -> None:
@@ -195,3 +198,18 @@ def test_nonzero_params_and_report() -> None:
         assert row["sparsity"] == pytest.approx(row["mask_sparsity"])
         assert abs(row["sparsity"] - 0.5) * row["numel"] <= 0.5 + 1e-9
     assert math.isclose(rep["deviation"], rep["sparsity"] - 0.5)
+
+
+def test_folding_a_deep_copy_leaves_the_masked_original_working() -> None:
+    import copy
+
+    model = mlp()
+    mask = prune_oneshot(model, "magnitude", 0.5, scope="global", prunable=prunable_parameters(model))
+    x = torch.randn(6, 8)
+    with torch.no_grad():
+        y = model(x)
+    clone = fold(copy.deepcopy(model))
+    assert current_mask(clone) == Mask({})
+    with torch.no_grad():
+        assert torch.allclose(model(x), y) and torch.allclose(clone(x), y)
+    assert current_mask(model) == mask

@@ -22,8 +22,7 @@ Difference from the reference code: standard multi-head attention (the reference
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -31,8 +30,9 @@ from torch import Tensor, nn
 
 from ..config import frozen, param
 from ..errors import ConfigError
-from ..text.vocab import Vocab, init_embeddings, load_word_vectors
-from .base import Batch, Pair, Ranker
+from ..text.vocab import Vocab
+from .base import Batch
+from .word_ranker import WordVocabRanker
 from .kernel_pooling import KernelPooling, ck_kernels, dot_matrix_fp32
 from .registry import MODELS
 
@@ -103,7 +103,7 @@ class ConformerLayer(nn.Module):
 
 
 @MODELS.register("conformer_kernel")
-class ConformerKernel(Ranker):
+class ConformerKernel(WordVocabRanker):
     """CK with query term independence: ``score(q, d) = sum_i s(q_i, d)``."""
 
     name = "conformer_kernel"
@@ -130,33 +130,8 @@ class ConformerKernel(Ranker):
         self.dropout = nn.Dropout(cfg.dropout)
 
     @classmethod
-    def build(cls, cfg: ConformerKernelConfig, text: object) -> "ConformerKernel":
-        if not isinstance(text, Vocab):
-            raise ConfigError(f"conformer_kernel needs a word Vocab (irprune.text.Vocab.build(corpus.values())), "
-                              f"got {type(text).__name__}")
-        model = cls(cfg, text)
-        weight = init_embeddings(text, cfg.hidden)
-        if cfg.embeddings_path:
-            weight, _ = load_word_vectors(cfg.embeddings_path, text, weight)
-        with torch.no_grad():
-            model.embedding.weight.copy_(weight)
-        model.embedding.weight.requires_grad_(not cfg.freeze_embeddings)
-        return model
-
-    def save_text(self, directory: Path) -> None:
-        self.text.save(directory / "vocab.json")
-
-    @classmethod
-    def from_saved_text(cls, cfg: ConformerKernelConfig, directory: Path) -> "ConformerKernel":
-        return cls(cfg, Vocab.load(directory / "vocab.json"))
-
-    def length_limits(self) -> tuple[int, int]:
-        return self.cfg.max_query_len, self.cfg.max_doc_len
-
-    def _collate(self, pairs: Sequence[Pair], max_query_len: int, max_doc_len: int) -> dict[str, Tensor]:
-        q_ids, q_mask = self.text.encode_batch([q for q, _ in pairs], max_query_len)
-        d_ids, d_mask = self.text.encode_batch([d for _, d in pairs], max_doc_len)
-        return {"query_ids": q_ids, "query_mask": q_mask, "doc_ids": d_ids, "doc_mask": d_mask}
+    def embedding_dim(cls, cfg: ConformerKernelConfig) -> int:
+        return cfg.hidden
 
     def encode_documents(self, doc_ids: Tensor, doc_mask: Tensor) -> dict[str, Tensor]:
         """Query-independent document representation: unit vectors ``[B, Ld, H]`` (0 at padding) and mask."""

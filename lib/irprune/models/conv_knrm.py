@@ -13,17 +13,16 @@ An h-gram exists at position i when tokens i..i+h-1 are all real (not padding).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal, Optional, Sequence
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import frozen, param
-from ..errors import ConfigError
-from ..text.vocab import Vocab, init_embeddings, load_word_vectors
-from .base import Batch, Pair, Ranker
+from ..text.vocab import Vocab
+from .base import Batch
+from .word_ranker import WordVocabRanker
 from .kernel_pooling import KernelPooling, cosine_matrix, knrm_kernels
 from .registry import MODELS
 
@@ -54,7 +53,7 @@ def ngram_mask(mask: Tensor, h: int) -> Tensor:
 
 
 @MODELS.register("conv_knrm")
-class ConvKNRM(Ranker):
+class ConvKNRM(WordVocabRanker):
     """Conv-KNRM with kernel pooling from :mod:`irprune.models.kernel_pooling`."""
 
     name = "conv_knrm"
@@ -72,33 +71,8 @@ class ConvKNRM(Ranker):
         self.out = nn.Linear(cfg.max_ngram ** 2 * cfg.n_kernels, 1)                           # 9K + 1
 
     @classmethod
-    def build(cls, cfg: ConvKNRMConfig, text: object) -> "ConvKNRM":
-        if not isinstance(text, Vocab):
-            raise ConfigError(f"conv_knrm needs a word Vocab (irprune.text.Vocab.build(corpus.values())), "
-                              f"got {type(text).__name__}")
-        model = cls(cfg, text)
-        weight = init_embeddings(text, cfg.embedding_dim)
-        if cfg.embeddings_path:
-            weight, _ = load_word_vectors(cfg.embeddings_path, text, weight)
-        with torch.no_grad():
-            model.embedding.weight.copy_(weight)
-        model.embedding.weight.requires_grad_(not cfg.freeze_embeddings)
-        return model
-
-    def save_text(self, directory: Path) -> None:
-        self.text.save(directory / "vocab.json")
-
-    @classmethod
-    def from_saved_text(cls, cfg: ConvKNRMConfig, directory: Path) -> "ConvKNRM":
-        return cls(cfg, Vocab.load(directory / "vocab.json"))
-
-    def length_limits(self) -> tuple[int, int]:
-        return self.cfg.max_query_len, self.cfg.max_doc_len
-
-    def _collate(self, pairs: Sequence[Pair], max_query_len: int, max_doc_len: int) -> dict[str, Tensor]:
-        q_ids, q_mask = self.text.encode_batch([q for q, _ in pairs], max_query_len)
-        d_ids, d_mask = self.text.encode_batch([d for _, d in pairs], max_doc_len)
-        return {"query_ids": q_ids, "query_mask": q_mask, "doc_ids": d_ids, "doc_mask": d_mask}
+    def embedding_dim(cls, cfg: ConvKNRMConfig) -> int:
+        return cfg.embedding_dim
 
     def ngrams(self, ids: Tensor, mask: Tensor) -> list[tuple[Tensor, Tensor]]:
         """[B, T] ids -> for h = 1..h_max: (h-gram vectors [B, T, F], h-gram mask [B, T])."""

@@ -96,6 +96,10 @@ def fold(model: nn.Module) -> nn.Module:
     for module in list(model.modules()):
         if not parametrize.is_parametrized(module):
             continue
+        # torch's remove_parametrizations deletes the property from the module's generated class; a deep copy
+        # of a masked model shares that class with the original, so give this module a class of its own first.
+        cls = module.__class__
+        module.__class__ = type(cls.__name__, cls.__bases__, dict(cls.__dict__))
         for attr in list(module.parametrizations.keys()):  # type: ignore[union-attr]
             if _mask_param(module, attr) is None:
                 continue

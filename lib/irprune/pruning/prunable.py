@@ -1,6 +1,7 @@
 """Which tensors are prunable: chosen explicitly by module type, weights only.
 
-``linear`` = ``nn.Linear`` and transformers' GPT-style ``Conv1D``; ``conv`` = ``nn.Conv1d``/``nn.Conv2d``;
+``linear`` = ``nn.Linear``, transformers' GPT-style ``Conv1D`` and the q/k/v input projections of
+``nn.MultiheadAttention``; ``conv`` = ``nn.Conv1d``/``nn.Conv2d``;
 ``embedding`` = ``nn.Embedding``.  Biases, LayerNorm/BatchNorm and every other parameter are never prunable.
 Names are the *plain* names (``layer.0.weight``) even when a mask parametrization is installed.
 """
@@ -26,13 +27,24 @@ def _kind(module: nn.Module) -> str | None:
         from transformers.pytorch_utils import Conv1D as HFConv1D
     except Exception:  # pragma: no cover - transformers is a dependency
         HFConv1D = ()  # type: ignore[assignment]
-    if isinstance(module, nn.Linear) or (HFConv1D and isinstance(module, HFConv1D)):
+    if (isinstance(module, (nn.Linear, nn.MultiheadAttention))
+            or (HFConv1D and isinstance(module, HFConv1D))):
         return "linear"
     if isinstance(module, (nn.Conv1d, nn.Conv2d)):
         return "conv"
     if isinstance(module, nn.Embedding):
         return "embedding"
     return None
+
+
+def _weight_attrs(module: nn.Module) -> tuple[str, ...]:
+    """The weight attributes of a prunable module: ``weight``, or the input projections of
+    ``nn.MultiheadAttention`` (its output projection is an ``nn.Linear`` submodule, found on its own)."""
+    if isinstance(module, nn.MultiheadAttention):
+        if module._qkv_same_embed_dim:
+            return ("in_proj_weight",)
+        return ("q_proj_weight", "k_proj_weight", "v_proj_weight")
+    return ("weight",)
 
 
 def raw_weight(module: nn.Module, attr: str = "weight") -> nn.Parameter:
@@ -59,14 +71,15 @@ def prunable_parameters(model: nn.Module, include: tuple[str, ...] = KINDS,
         kind = _kind(module)
         if kind is None or kind not in include:
             continue
-        name = f"{mname}.weight" if mname else "weight"
-        if any(name == p or fnmatch.fnmatchcase(name, p) for p in exclude_names):
-            continue
-        w = raw_weight(module)
-        if w is None or id(w) in seen:
-            continue
-        seen.add(id(w))
-        out[name] = w
+        for attr in _weight_attrs(module):
+            name = f"{mname}.{attr}" if mname else attr
+            if any(name == p or fnmatch.fnmatchcase(name, p) for p in exclude_names):
+                continue
+            w = raw_weight(module, attr)
+            if w is None or id(w) in seen:
+                continue
+            seen.add(id(w))
+            out[name] = w
     if not out:
         raise ConfigError(f"no prunable tensors in {type(model).__name__} with include={list(include)} and "
                           f"exclude_names={list(exclude_names)}; include at least one module kind it has")

@@ -1,0 +1,82 @@
+"""Report stage: figures, tables and LaTeX macros from the tidy results table (and, optionally, the PDF)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..io import atomic_write_text
+from ..report import config as rc
+from ..report import figures, macros, tables
+from ..report.results import cell_files, read_table
+
+
+@dataclass
+class ReportResult:
+    figures: list[Path]
+    tables: dict[str, Any]              # name -> tables.Table
+    macros: Any                         # macros.Macros
+    timings: dict[str, float] = field(default_factory=dict)
+    pdf: Path | None = None
+
+    def markdown(self) -> str:
+        """Every table as Markdown (for the notebook and the README)."""
+        return "\n".join(t.markdown() for t in self.tables.values())
+
+
+def _json(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, figures_dir: Path = rc.FIGURES,
+        generated_dir: Path = rc.GENERATED, card_path: Path = Path("data/card.json"),
+        bm25_path: Path = Path("metrics/bm25.json"), hw: dict | None = None) -> ReportResult:
+    """Render everything the paper ``\\input``s; with ``cfg.report.build_pdf`` also build the PDF."""
+    r, root = cfg.report, Path(root)
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    df = read_table(root / results_csv)
+    card = _json(root / card_path) or {}
+    bm25 = _json(root / bm25_path) or {}
+    logs = figures.load_logs(cell_files(r.pruning_log_globs, root))
+    t["read_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    out = root / figures_dir
+    figs = (figures.effectiveness_vs_sparsity(df, out, r.split, r.primary_metric)
+            + figures.retained_vs_sparsity(df, out, r.split, r.primary_metric, r.keep_fractions)
+            + figures.cost_frontier(df, out, r.split, r.primary_metric)
+            + figures.pqi(df, logs, out, r.split, r.main_method)
+            + figures.layer_sparsity(logs, out, r.main_method, r.compare_sparsity))
+    figures.remove_stale(out, figs)
+    t["figures_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    pruned, tests = tables.pruned_key(df, r.split, r.primary_metric, r.key_sparsities, r.sparsity_tolerance,
+                                      cfg.significance, root=str(root))
+    maxsp, _ = tables.max_sparsity(df, r.keep_fractions, r.split)
+    tabs = {t_.name: t_ for t_ in (tables.dense_baselines(df, r.split), pruned, maxsp, tables.comparison(df))}
+    gen = root / generated_dir
+    tables.write_tables(tabs.values(), gen)
+    atomic_write_text(gen / "tables.md", "\n".join(t_.markdown() for t_ in tabs.values()))
+    t["tables_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    syn = cfg.data.synthetic if card.get("source", cfg.data.source) == "synthetic" else None
+    m = macros.build(df, r, cfg.significance, card, syn, bm25, hw, n_tested=len(tests),
+                     n_significant=sum(x.significant for x in tests.values()))
+    atomic_write_text(gen / "macros.tex", m.render())
+    t["macros_s"] = time.perf_counter() - t0
+
+    pdf = None
+    if r.build_pdf:
+        from ..report.paper import build_pdf
+
+        t0 = time.perf_counter()
+        pdf = build_pdf(root / rc.PAPER_TEX)
+        t["pdf_s"] = time.perf_counter() - t0
+    print(f"report: {len(figs) // 2} figure(s), {len(tabs)} tables, {len(m.values)} macros -> {gen}")
+    return ReportResult(figs, tabs, m, t, pdf)

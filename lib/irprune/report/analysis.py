@@ -1,0 +1,155 @@
+"""Derived numbers of the report, computed once from the tidy table and shared by tables, figures and macros:
+seed means, the fraction of dense effectiveness a pruned cell retains, the highest sparsity that keeps a given
+fraction, and paired significance tests against dense with Holm's correction (Holm 1979)."""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..significance import SignificanceConfig, compare, holm
+from . import palette
+from .results import load_per_query
+
+GROUP = ["task", "model", "method", "target_sparsity", "split", "primary_metric"]
+_MEAN_COLS = ["achieved_sparsity", "flops_dense", "flops_sparse", "latency_ms_per_query", "pqi", "total_params",
+              "prunable_params", "nonzero_params", "size_dense_bytes", "size_sparse_bytes", "wall_time_s"]
+
+
+def mean_cells(df: Any, value: str = "primary_value") -> Any:
+    """One row per cell over seeds: ``value`` (mean), ``std`` (sample std, 0 for one seed), ``n_seeds`` and the
+    mean of every cost column."""
+    import pandas as pd
+
+    if df.empty:
+        return pd.DataFrame(columns=GROUP + ["value", "std", "n_seeds"] + _MEAN_COLS)
+    d = df.copy()
+    d["value"] = d[value].astype("float64")
+    for c in _MEAN_COLS:
+        d[c] = d[c].astype("float64")
+    g = d.groupby(GROUP, sort=True, dropna=False)
+    out = g.agg(value=("value", "mean"), std=("value", "std"), n_seeds=("value", "size"),
+                **{c: (c, "mean") for c in _MEAN_COLS}).reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out
+
+
+def with_retained(cells: Any) -> Any:
+    """``cells`` plus ``dense_value`` and ``retained`` (= value / dense value of the same task, model and split;
+    NaN where the model has no dense row)."""
+    dense = cells[cells["method"] == "dense"].set_index(["task", "model", "split"])["value"]
+    out = cells.copy()
+    keys = list(zip(out["task"], out["model"], out["split"]))
+    out["dense_value"] = [float(dense[k]) if k in dense.index else math.nan for k in keys]
+    out["retained"] = out["value"] / out["dense_value"]
+    return out
+
+
+@dataclass(frozen=True)
+class Keep:
+    """The highest sparsity at which a model keeps ``keep`` of its dense effectiveness.
+
+    ``status``: ``ok`` (found), ``none`` (pruned cells exist, none keeps it) or ``not run`` (no dense or no
+    pruned cell)."""
+
+    status: str
+    achieved_sparsity: float | None = None
+    target_sparsity: float | None = None
+    method: str | None = None
+    retained: float | None = None
+
+
+def max_sparsity_keeping(df: Any, keep: float, by: str = "model", task: str = "ranking",
+                         models: Iterable[str] = palette.STUDY_MODELS) -> dict[Any, Keep]:
+    """For each model (``by="model"``) or (model, method) pair (``by="method"``): the cell of highest achieved
+    sparsity whose seed-mean retains at least ``keep`` of dense.  Models of ``models`` without rows are
+    ``not run``."""
+    cells = with_retained(mean_cells(df[df["task"] == task]))
+    pruned = cells[~cells["method"].isin(palette.REFERENCE_METHODS)]
+    keys = ["model"] if by == "model" else ["model", "method"]
+    out: dict[Any, Keep] = {}
+    if by == "model":
+        for m in models:
+            out[m] = Keep("not run")
+    for key, g in pruned.groupby(keys, sort=True):
+        key = key[0] if by == "model" and isinstance(key, tuple) else key
+        if g["dense_value"].isna().all():
+            out[key] = Keep("not run")
+            continue
+        ok = g[g["retained"] >= keep - 1e-12]
+        if ok.empty:
+            out[key] = Keep("none")
+            continue
+        best = ok.sort_values(["achieved_sparsity", "retained"], ascending=False).iloc[0]
+        out[key] = Keep("ok", float(best["achieved_sparsity"]), float(best["target_sparsity"]), str(best["method"]),
+                        float(best["retained"]))
+    return out
+
+
+def at_sparsity(cells: Any, sparsity: float, tol: float) -> Any:
+    """Rows of ``cells`` at ``sparsity``: target equal to it, or achieved within ``tol`` of it."""
+    hit = (np.isclose(cells["target_sparsity"], sparsity, atol=1e-9)
+           | ((cells["achieved_sparsity"] - sparsity).abs() <= tol))
+    return cells[hit]
+
+
+@dataclass(frozen=True)
+class Test:
+    """A paired test of a pruned cell against its dense model: raw and Holm-adjusted p, and the direction."""
+
+    p_value: float
+    p_holm: float
+    significant: bool
+    mean_diff: float
+    n: int
+
+
+@functools.lru_cache(maxsize=4096)
+def _load_cached(path: str, mtime_ns: int, metric: str, split: str) -> dict[str, float]:
+    return load_per_query(path, metric, split)
+
+
+def _per_query_mean(rows: Any, metric: str, root: Path) -> dict[str, float] | None:
+    """Per-query scores averaged over the seeds in ``rows``; None when any seed lacks them."""
+    acc: dict[str, list[float]] = {}
+    for p, split in zip(rows["per_query_path"], rows["split"]):
+        if not isinstance(p, str) or not p or not (root / p).is_file():
+            return None
+        full = root / p
+        for q, v in _load_cached(str(full), full.stat().st_mtime_ns, metric, split).items():
+            acc.setdefault(q, []).append(v)
+    n = len(rows)
+    return {q: float(np.mean(v)) for q, v in acc.items() if len(v) == n}
+
+
+def significance_vs_dense(df: Any, cell_keys: Iterable[tuple[str, str, float]], split: str, metric: str,
+                          cfg: SignificanceConfig, root: str | Path = ".", task: str = "ranking"
+                          ) -> dict[tuple[str, str, float], Test]:
+    """Paired test (``cfg.test``; per-query ``metric`` averaged over seeds) of every (model, method, target
+    sparsity) in ``cell_keys`` against its model's dense cell, Holm-corrected over the whole family at
+    ``cfg.alpha``.  Cells without per-query scores on both sides are left out (reported as not tested)."""
+    root = Path(root)
+    sub = df[(df["split"] == split) & (df["task"] == task)]
+    raw: dict[tuple[str, str, float], Any] = {}
+    for model, method, target in cell_keys:
+        dense = sub[(sub["model"] == model) & (sub["method"] == "dense")]
+        pruned = sub[(sub["model"] == model) & (sub["method"] == method)
+                     & np.isclose(sub["target_sparsity"], target, atol=1e-9)]
+        if dense.empty or pruned.empty:
+            continue
+        a, b = _per_query_mean(pruned, metric, root), _per_query_mean(dense, metric, root)
+        if not a or not b:
+            continue
+        common = sorted(set(a) & set(b))
+        if len(common) < 2:
+            continue
+        raw[(model, method, target)] = compare({q: a[q] for q in common}, {q: b[q] for q in common}, cfg=cfg)
+    if not raw:
+        return {}
+    adj, rej = holm({k: c.p_value for k, c in raw.items()}, alpha=cfg.alpha)
+    return {k: Test(c.p_value, adj[k], rej[k], c.mean_diff, c.n) for k, c in raw.items()}

@@ -1,0 +1,120 @@
+"""A seeded fake pruning grid in the tidy-results layout (tests and benchmarks/bench_report.py use it), plus
+checks of the generator itself.  Lives in tests/ on purpose: the library never fabricates results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from irprune.report.results import make_cell, write_cell
+
+MODELS = {"monobert": 0.62, "conv_knrm": 0.50, "conformer_kernel": 0.47}   # dense MRR@10 level (fake)
+# method -> (sparsity where it starts to hurt, steepness): larger = more robust
+METHODS = {"gmp": (0.85, 10.0), "magnitude": (0.7, 6.0), "random": (0.3, 3.0), "snip": (0.6, 5.0),
+           "movement": (0.8, 8.0)}
+SPARSITIES = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))            # 50%..95% in 5% steps
+CARD = {"docs": 6000, "source": "synthetic", "doc_length": {"mean": 51.5, "median": 51.0, "max": 90.0, "p95": 77.0},
+        "splits": {"train": {"queries": 3000, "judged_queries": 3000},
+                   "dev": {"queries": 200, "judged_queries": 200},
+                   "test": {"queries": 250, "judged_queries": 250}},
+        "rel_threshold": 1, "skipped_lines": 0, "empty_docs": 0}
+
+
+def _rr(rng: np.random.Generator, quality: float, n: int) -> np.ndarray:
+    """Reciprocal ranks (0 or 1/r, r <= 10) whose mean is about ``quality``."""
+    ranks = 1 + rng.geometric(min(0.95, max(0.05, quality)), size=n) - 1
+    rr = 1.0 / ranks
+    rr[ranks > 10] = 0.0
+    return rr
+
+
+def _metrics(rr: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+    m = float(rr.mean())
+    return {"mrr_at_10": m, "ndcg_at_10": min(1.0, m * 1.1), "map": m * 0.7, "recall_at_10": min(1.0, m * 1.2),
+            "recall_at_100": min(1.0, 0.85 + 0.1 * m)}
+
+
+def write_grid(root: Path, *, models=MODELS, methods=METHODS, sparsities=SPARSITIES, seeds=(0, 1),
+               n_queries: int = 60, seed: int = 0, pruning_logs: bool = True, bm25: bool = True) -> Path:
+    """Write a fake grid under ``root``: BM25 metrics, dense + pruned cell files with per-query scores, pruning
+    logs and the dataset card.  Deterministic in ``seed``."""
+    rng = np.random.default_rng(seed)
+    qids = [f"q{i}" for i in range(n_queries)]
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "data" / "card.json").write_text(json.dumps(CARD))
+    if bm25:
+        rr = _rr(rng, 0.43, n_queries)
+        per = {"test": {"mrr@10": dict(zip(qids, rr.tolist()))}}
+        (root / "runs" / "bm25").mkdir(parents=True, exist_ok=True)
+        (root / "runs" / "bm25" / "per_query.json").write_text(json.dumps(per))
+        m = {k.replace("_at_", "@"): v for k, v in _metrics(rr, rng).items()}
+        (root / "metrics").mkdir(parents=True, exist_ok=True)
+        bm = {"test": {**m, "num_queries": n_queries, "relevance_level": 2}, "depth": 100}
+        (root / "metrics" / "bm25.json").write_text(json.dumps(bm))
+    params = {"monobert": 110_000_000, "conv_knrm": 2_000_000, "conformer_kernel": 5_000_000}
+    for model, level in models.items():
+        total = params.get(model, 1_000_000)
+        prunable = int(total * 0.8)
+        for s in seeds:
+            dense_rr = _rr(rng, level, n_queries)
+            pq = root / "runs" / "train" / model / f"seed{s}_per_query.json"
+            pq.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_text(json.dumps({"per_query": {"mrr@10": dict(zip(qids, dense_rr.tolist()))}}))
+            write_cell(root / "metrics" / "train" / f"{model}-seed{s}.json", make_cell(
+                task="ranking", model=model, method="dense", target_sparsity=0.0, achieved_sparsity=0.0, seed=s,
+                split="test", primary_metric="mrr@10", **_metrics(dense_rr, rng), total_params=total,
+                prunable_params=prunable, nonzero_params=total, flops_dense=2.0 * total, flops_sparse=2.0 * total,
+                size_dense_bytes=4 * total, size_sparse_bytes=4 * total, latency_ms_per_query=total / 1e6,
+                wall_time_s=100.0, pqi=0.1, per_query_path=str(pq.relative_to(root))))
+            for method, (knee, steep) in methods.items():
+                for sp in sparsities:
+                    keep = 1.0 / (1.0 + np.exp(steep * (sp - knee) * 3))
+                    # each query keeps its dense score with probability ~ keep, else drops to a lower rank
+                    drop = rng.random(n_queries) > keep + (1 - keep) * 0.5
+                    rr = np.where(drop, dense_rr * rng.uniform(0.0, 0.6, n_queries), dense_rr)
+                    achieved = min(0.999, sp + rng.uniform(-0.004, 0.004))
+                    nonzero = total - int(prunable * achieved)
+                    pq = root / "runs" / "prune" / model / method / f"{sp:.2f}" / f"seed{s}_per_query.json"
+                    pq.parent.mkdir(parents=True, exist_ok=True)
+                    pq.write_text(json.dumps({"mrr@10": dict(zip(qids, rr.tolist()))}))
+                    write_cell(root / "metrics" / "prune" / model / method / f"{sp:.2f}" / f"seed{s}.json",
+                               make_cell(task="ranking", model=model, method=method, target_sparsity=sp,
+                                         achieved_sparsity=achieved, seed=s, split="test", primary_metric="mrr@10",
+                                         **_metrics(rr, rng), total_params=total, prunable_params=prunable,
+                                         nonzero_params=nonzero, flops_dense=2.0 * total,
+                                         flops_sparse=2.0 * nonzero, size_dense_bytes=4 * total,
+                                         size_sparse_bytes=8 * nonzero, latency_ms_per_query=total / 1e6 * (
+                                             1 - 0.3 * achieved), wall_time_s=50.0,
+                                         pqi=0.1 + 0.4 * achieved, per_query_path=str(pq.relative_to(root))))
+                    if pruning_logs and method == "gmp" and s == seeds[0]:
+                        _write_log(root / "runs" / "prune" / model / method / f"{sp:.2f}" / "pruning_log.json",
+                                   sp, rng)
+    return root
+
+
+def _write_log(path: Path, target: float, rng: np.random.Generator) -> None:
+    layers = [f"encoder.layer.{i}.{t}.weight" for i in range(4) for t in ("attention", "ffn")]
+    entries = []
+    for it in range(6):
+        s = target * (1 - (1 - it / 5) ** 3)
+        per = {n: {"sparsity": float(np.clip(s + rng.normal(0, 0.03), 0, 1)), "pqi": 0.1 + 0.4 * s}
+               for n in layers}
+        entries.append({"method": "gmp", "iteration": it, "step": it * 100, "target_sparsity": target,
+                        "sparsity": s, "pqi": 0.1 + 0.4 * s + 0.02 * rng.random(), "per_tensor": per})
+    path.write_text(json.dumps({"p": 1.0, "q": 2.0, "entries": entries}))
+
+
+def test_fake_grid_is_deterministic_and_valid(tmp_path: Path):
+    from irprune.report.results import cell_files, read_cell
+
+    a = write_grid(tmp_path / "a", models={"conv_knrm": 0.5}, methods={"gmp": (0.85, 10.0)},
+                   sparsities=(0.5, 0.9), seeds=(0,))
+    b = write_grid(tmp_path / "b", models={"conv_knrm": 0.5}, methods={"gmp": (0.85, 10.0)},
+                   sparsities=(0.5, 0.9), seeds=(0,))
+    fa, fb = cell_files(["metrics/**/*.json"], a), cell_files(["metrics/**/*.json"], b)
+    assert [p.relative_to(a) for p in fa] == [p.relative_to(b) for p in fb] and len(fa) == 4  # bm25 + dense + 2
+    for x, y in zip(fa, fb):
+        assert x.read_text() == y.read_text()
+    assert read_cell(a / "metrics" / "prune" / "conv_knrm" / "gmp" / "0.90" / "seed0.json")["method"] == "gmp"
