@@ -29,7 +29,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 endif
 
-.PHONY: setup repro test test-fast bench lab clean-env
+.PHONY: setup latex repro test test-fast bench lab paper clean-env
 
 setup: $(STAMP)
 
@@ -52,12 +52,31 @@ $(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
 	$(BIN)/python -m irprune.setup_env
 	@touch $@
 
-repro: setup
+# The TeX toolchain for the paper stage (Debian/Ubuntu, without recommends; about 2 minutes, once).
+# Elsewhere install latexmk and a TeX distribution with booktabs, siunitx, natbib, adjustbox and lmodern
+# (macOS: brew install --cask mactex-no-gui; conda: see environment.yml).
+LATEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-science lmodern poppler-utils
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+latex:
+	@if command -v latexmk >/dev/null && command -v pdflatex >/dev/null && command -v pdftotext >/dev/null; then \
+		echo "LaTeX toolchain present"; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
+		echo "installing the LaTeX toolchain: $(LATEX_PACKAGES)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(LATEX_PACKAGES) >/dev/null; \
+	else \
+		echo "warning: latexmk/pdflatex not found and apt-get unavailable: install latexmk and a TeX distribution"; \
+		echo "         ($(LATEX_PACKAGES) on Debian/Ubuntu); the paper stage needs them"; \
+	fi
+
+repro: setup latex
 	$(BIN)/dvc repro
 	$(BIN)/dvc metrics show
 
-test: setup
+test: setup latex
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+paper: setup latex
+	$(BIN)/dvc repro paper
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -18,7 +18,7 @@ pytrec_eval = pytest.importorskip("pytrec_eval")
 # our metric name -> trec_eval measure (mrr@10 is recip_rank on the top-10 cut, see _trec_eval)
 TREC = {"ndcg@10": "ndcg_cut_10", "ndcg": "ndcg", "map": "map", "map@100": "map_cut_100",
         "recall@100": "recall_100", "recall@1000": "recall_1000", "precision@10": "P_10",
-        "r-precision": "Rprec", "mrr": "recip_rank"}
+        "r-precision": "Rprec", "mrr": "recip_rank", "hits@10": "success_10"}
 METRICS = ("mrr@10", *TREC)
 
 
@@ -154,3 +154,12 @@ def test_warm_up_compiles_every_metric_family() -> None:
     from irprune.evaluation import warm_up
 
     assert warm_up() > 0.0
+
+
+def test_a_single_metric_with_a_cutoff_evaluates():
+    qrels = {"1": {"a": 2, "b": 0}, "2": {"c": 1}}
+    run = {"1": {"a": 1.0, "b": 2.0}, "2": {"c": 0.5, "a": 0.1}}
+    for metric, expected in (("mrr@10", (0.5 + 1.0) / 2), ("recall@1", 0.5), ("map", 0.75), ("hits@1", 0.5),
+                             ("success@2", 1.0)):
+        res = evaluate(qrels, run, EvalConfig(metrics=(metric,)))
+        assert res.aggregate == {parse_metric(metric).name: pytest.approx(expected)}

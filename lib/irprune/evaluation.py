@@ -6,6 +6,8 @@ Metrics (``name`` or ``name@k``; ``k`` = rank cut-off, none = the whole ranking)
 * ``mrr`` -- reciprocal rank of the first relevant document (Voorhees 1999, TREC-8 QA report);
 * ``map`` -- average precision, normalised by the number of relevant documents (trec_eval ``map``/``map_cut``);
 * ``recall``, ``precision`` (alias ``p``; needs ``@k``), ``r-precision`` -- set-based (Manning et al. 2008, ch. 8);
+* ``hits@k`` (alias ``success@k``) -- 1 if a relevant document is in the top k, else 0 (trec_eval ``success``;
+  the "Hits@k" of the DSI paper, Tay et al. 2022);
 * ``ndcg`` -- nDCG with linear graded gains ``rel / log2(rank + 1)`` (Järvelin & Kekäläinen 2002), as
   trec_eval's ``ndcg_cut``.
 
@@ -51,9 +53,11 @@ METRICS.add("recall", MetricFamily("recall", binary=True))
 METRICS.add("precision", MetricFamily("precision", binary=True, k="required"))
 METRICS.add("r-precision", MetricFamily("r-precision", binary=True, k="none"))
 METRICS.add("ndcg", MetricFamily("ndcg", binary=False))
-_ALIASES = {"p": "precision", "rprec": "r-precision", "recip_rank": "mrr"}
+METRICS.add("hits", MetricFamily("hit_rate", binary=True, k="required"))
+_ALIASES = {"p": "precision", "rprec": "r-precision", "recip_rank": "mrr", "success": "hits"}
 _NAME = re.compile(r"^([a-z_-]+)(?:@([0-9]+))?$")
-VALID_METRICS_HELP = "mrr[@k], ndcg[@k], map[@k], recall[@k], precision@k (alias p@k), r-precision"
+VALID_METRICS_HELP = ("mrr[@k], ndcg[@k], map[@k], recall[@k], precision@k (alias p@k), r-precision, "
+                      "hits@k (alias success@k)")
 
 
 @dataclass(frozen=True)
@@ -167,9 +171,10 @@ def evaluate(qrels: Qrels, run: Mapping[str, Mapping[str, float]], cfg: EvalConf
         rq = ranx.Qrels.from_dict({q: positive[q] for q in judged})
         rr = ranx.Run.from_dict(rank_scores({q: run.get(q, {}) for q in judged}))
         names = {s.ranx_metric(cfg.relevance_level): s.name for s in specs}
-        res = ranx.evaluate(rq, rr, list(names), return_mean=False, threads=threads, save_results_in_run=False)
-        if len(names) == 1:
-            res = {next(iter(names)): res}
+        asked = list(names)
+        if len(asked) == 1:  # ranx mishandles a single metric with a cut-off (KeyError); ask for a second one
+            asked.append("ndcg@1" if asked[0] != "ndcg@1" else "ndcg@2")
+        res = ranx.evaluate(rq, rr, asked, return_mean=False, threads=threads, save_results_in_run=False)
         order = sorted(judged)  # ranx sorts query ids as strings before scoring
         for rname, name in names.items():
             values = res[rname]

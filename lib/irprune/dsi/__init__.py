@@ -1,0 +1,18 @@
+"""Differentiable Search Index (Tay et al. 2022): a T5 that maps queries to document ids.
+
+* :mod:`.config` -- typed configs (``params.yaml`` section ``dsi``) and the stage config ``DSIStage``.
+* :mod:`.ids` -- document-id schemes (registry ``ID_SCHEMES``: atomic, naive, semantic).
+* :mod:`.trie` -- prefix trie for constrained beam search.
+* :mod:`.tokenizer`, :mod:`.model` -- tokenizers, the T5 model, checkpoints (safetensors).
+* :mod:`.data`, :mod:`.train` -- the indexed subset, multi-task training, the checkpoint rule.
+* :mod:`.retrieve` -- constrained beam search -> Run; Hits@k.
+* :mod:`.prune` -- train-prune-recover and encoder/decoder sparsity.
+
+Submodules are imported on use (this package imports neither torch nor transformers).
+"""
+
+from .config import (DSIConfig, DSIIdConfig, DSIModelConfig, DSIPruneConfig, DSIRetrieveConfig, DSIStage,
+                     DSITrainConfig)
+
+__all__ = ["DSIConfig", "DSIIdConfig", "DSIModelConfig", "DSIPruneConfig", "DSIRetrieveConfig", "DSIStage",
+           "DSITrainConfig"]

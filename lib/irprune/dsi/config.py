@@ -1,0 +1,142 @@
+"""Typed configs of the Differentiable Search Index (``params.yaml`` section ``dsi``).
+
+DSI (Tay et al. 2022, "Transformer Memory as a Differentiable Search Index", NeurIPS) trains one T5
+encoder-decoder (Raffel et al. 2020, JMLR) to map document text to its id (indexing) and queries to the ids of
+their relevant documents (retrieval); retrieval is beam search over the valid ids.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from ..bm25 import BM25Config
+from ..config import ConfigError, frozen, param
+from ..evaluation import EvalConfig, parse_metric
+
+Scheme = Literal["atomic", "naive", "semantic"]
+DocRepr = Literal["direct", "chunks"]
+Selection = Literal["best", "last"]
+Device = Literal["auto", "cpu", "cuda"]
+
+
+@frozen
+class DSIModelConfig:
+    """The T5 model: a small one trained from scratch (default), or a local pretrained checkpoint."""
+
+    pretrained: str = param("", doc="'' = train from scratch with the sizes below; else a local directory "
+                                    "holding a T5 checkpoint (config.json + weights + tokenizer)")
+    allow_download: bool = param(False, doc="let a hub id (t5-small, t5-base) download; off = offline")
+    d_model: int = param(128, ge=8, doc="hidden size (T5-small: 512)")
+    d_kv: int = param(32, ge=4, doc="size of one attention head")
+    d_ff: int = param(512, ge=8, doc="feed-forward inner size")
+    num_layers: int = param(2, ge=1, doc="encoder layers")
+    num_decoder_layers: int = param(2, ge=1, doc="decoder layers")
+    num_heads: int = param(4, ge=1, doc="attention heads")
+    dropout: float = param(0.0, ge=0, lt=1, doc="dropout rate (0: DSI memorises its corpus)")
+    min_word_freq: int = param(1, ge=1, doc="word-level tokenizer: drop words seen fewer times in the corpus")
+
+
+@frozen
+class DSIIdConfig:
+    """How document ids are represented as decoder token sequences (Tay et al. 2022, Sec. 3.2)."""
+
+    scheme: str = param("semantic", nonempty=True,
+                        doc="atomic (one new token per doc) | naive (the docid's characters) | semantic "
+                            "(hierarchical k-means paths over TF-IDF + truncated-SVD document embeddings)")
+    k: int = param(10, ge=2, doc="semantic: clusters per level (paper: 10)")
+    c: int = param(100, ge=1, doc="semantic: max documents in a leaf cluster (paper: 100)")
+    embedding_dim: int = param(64, ge=2, doc="semantic: truncated-SVD dimension of the TF-IDF vectors")
+    kmeans_iters: int = param(25, ge=1, doc="semantic: Lloyd iterations per k-means")
+    seed: int = param(0, ge=0, doc="semantic: seed of k-means++ and SVD")
+
+    def validate(self) -> None:
+        from .ids import ID_SCHEMES
+
+        if self.scheme not in ID_SCHEMES:
+            raise ConfigError(f"params.yaml: dsi.ids.scheme = {self.scheme!r} is not allowed; expected one of "
+                              f"{', '.join(ID_SCHEMES.names())}")
+
+
+@frozen
+class DSITrainConfig:
+    """Multi-task training (indexing + retrieval) and the checkpoint rule, fixed in advance."""
+
+    steps: int = param(1500, ge=1, doc="optimizer steps")
+    batch_size: int = param(128, ge=1, doc="examples per step")
+    index_ratio: float = param(2.0, ge=0, doc="indexing : retrieval examples (each example is indexing with "
+                                              "probability r / (1 + r)); 0 = retrieval only")
+    doc_max_tokens: int = param(64, ge=1, doc="token budget of a document: longer ones are truncated")
+    query_max_tokens: int = param(16, ge=1, doc="queries are truncated to this many tokens")
+    doc_repr: DocRepr = param("chunks", doc="direct = the first doc_max_tokens tokens; chunks = a random "
+                                            "window of chunk_len tokens inside them, redrawn each time "
+                                            "(the paper's 'inverted index' representation)")
+    chunk_len: int = param(12, ge=1, doc="chunks: window length in tokens")
+    lr: float = param(3e-3, gt=0, doc="AdamW peak learning rate")
+    warmup_steps: int = param(100, ge=0, doc="linear warmup, then linear decay to 0")
+    weight_decay: float = param(0.01, ge=0, doc="AdamW decoupled weight decay")
+    grad_clip: float = param(1.0, ge=0, doc="global gradient-norm clip (0 = off)")
+    selection: Selection = param("best", doc="best = highest dev metric among evaluations every eval_every steps "
+                                             "and at the end (ties: earliest); last = final weights")
+    metric: str = param("hits@10", doc="dev metric of the checkpoint rule: hits@k or an evaluation metric")
+    eval_every: int = param(500, ge=1, doc="evaluate on dev every this many steps")
+    eval_queries: Optional[int] = param(100, ge=1, doc="dev queries used by the checkpoint rule (first n; null = all)")
+    seed: int = param(0, ge=0, doc="seed of initialisation, sampling and dropout")
+    device: Device = param("auto", doc="auto = CUDA when available, else CPU")
+    threads: int = param(1, ge=0, doc="torch CPU threads (0 = torch's default)")
+
+    def validate(self) -> None:
+        if self.metric.startswith("hits@"):
+            tail = self.metric[5:]
+            if not tail.isdigit() or int(tail) < 1:
+                raise ConfigError(f"params.yaml: dsi.train.metric = {self.metric!r}: hits@k needs k >= 1")
+            return
+        try:
+            parse_metric(self.metric)
+        except ConfigError as e:
+            raise ConfigError(f"params.yaml: dsi.train.metric: {e}") from None
+
+
+@frozen
+class DSIRetrieveConfig:
+    """Constrained beam search over the id trie."""
+
+    beam_size: int = param(100, ge=1, doc="beams = ranked list length per query (<= number of documents)")
+    batch_size: int = param(16, ge=1, doc="queries per generate() call")
+
+
+@frozen
+class DSIPruneConfig:
+    """Train-prune-recover (the seed's protocol): one-shot L1 magnitude pruning, then training with masks fixed."""
+
+    scope: Literal["global", "layerwise"] = param("layerwise", doc="rank weights per tensor or all together")
+    include_embeddings: bool = param(False, doc="also prune the (tied) token embedding / output matrix")
+    recovery_steps: int = param(300, ge=0, doc="training steps after pruning (masks fixed)")
+    recovery_lr: float = param(1e-3, gt=0, doc="learning rate of recovery training")
+
+
+@frozen
+class DSIConfig:
+    """Everything the DSI stage reads."""
+
+    n_docs: int = param(1000, ge=0, doc="documents indexed (0 = the whole corpus); a subset takes dev/test documents "
+                                        "by best label (3, 2, 1), then train positives, then a seeded sample")
+    subset_seed: int = param(0, ge=0, doc="seed of the subset sample")
+    model: DSIModelConfig = param(DSIModelConfig)
+    ids: DSIIdConfig = param(DSIIdConfig)
+    train: DSITrainConfig = param(DSITrainConfig)
+    retrieve: DSIRetrieveConfig = param(DSIRetrieveConfig)
+    prune: DSIPruneConfig = param(DSIPruneConfig)
+
+
+@frozen
+class DSIStage:
+    """Config of the ``dsi`` pipeline stage: the sections its code reads (BM25 runs on the indexed subset for
+    the comparison reported beside DSI)."""
+
+    dsi: DSIConfig = param(DSIConfig)
+    bm25: BM25Config = param(BM25Config)
+    evaluation: EvalConfig = param(EvalConfig)
+
+
+__all__ = ["DSIStage", "DSIConfig", "DSIModelConfig", "DSIIdConfig", "DSITrainConfig", "DSIRetrieveConfig", "DSIPruneConfig",
+           "Scheme", "DocRepr", "Selection"]

@@ -1,0 +1,104 @@
+"""Multiply-accumulate (MAC) counts per example, dense and under sparse execution, for the task models.
+
+"FLOP sparsity" (as in the GraSP/SynFlow literature's FLOP-reduction plots) is ``1 - MACs_sparse / MACs_dense``:
+the fraction of multiply-adds a sparse kernel skips because a weight is zero.  Counting rules (weights only;
+bias adds, norms, softmax and activations are not counted, as in Synaptic-Flow's ``Utils/metrics.py``):
+
+* ``nn.Linear`` on ``n`` tokens: dense ``n * in * out``, sparse ``n * nnz(W)``.
+* ``nn.Embedding`` / ``nn.EmbeddingBag`` (a one-hot / multi-hot vector times ``E``) on ``n`` non-pad ids: dense
+  ``n * d``, sparse ``n * d * density(E)`` (the expected non-zeros of a looked-up row).
+* ``nn.MultiheadAttention`` with query length ``Lq``, key length ``Lk``, width ``d``: projections
+  ``Lq*|W_q| + Lk*|W_k| + Lk*|W_v| + Lq*|W_o|`` (``|W|`` = numel dense, nnz sparse) plus the two
+  activation products ``QKᵀ`` and ``AV``, ``2 * Lq * Lk * d`` in both counts (weight sparsity cannot skip them).
+
+Counts come from forward hooks on one representative example (batch of 1), so they follow the model's real
+structure (e.g. the decoder's cross-attention).  The model runs in training mode during counting so PyTorch's
+fused inference fast path (which bypasses the attention module hooks) is not taken; dropout does not change a count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class MacCount:
+    dense: float
+    sparse: float
+
+    @property
+    def flop_sparsity(self) -> float:
+        """Fraction of dense multiply-adds removed by sparse execution."""
+        return 1.0 - self.sparse / self.dense if self.dense else 0.0
+
+
+def _nnz(t: torch.Tensor) -> int:
+    return int(torch.count_nonzero(t.detach()))
+
+
+def _seq(x: torch.Tensor, batch_first: bool) -> int:
+    """Sequence length of an unbatched [L, d] or batched attention input."""
+    if x.dim() == 2:
+        return x.shape[0]
+    return x.shape[1] if batch_first else x.shape[0]
+
+
+def count_macs(model: nn.Module, run: Callable[[nn.Module], object]) -> MacCount:
+    """MACs of ``run(model)`` (one example) under the counting rules of this module."""
+    acc = {"dense": 0.0, "sparse": 0.0}
+
+    def add(dense: float, sparse: float) -> None:
+        acc["dense"] += dense
+        acc["sparse"] += sparse
+
+    def linear_hook(m: nn.Linear, args: tuple, out: torch.Tensor) -> None:
+        n = args[0].numel() // m.in_features
+        add(n * m.weight.numel(), n * _nnz(m.weight))
+
+    def emb_hook(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
+        ids = args[0]
+        pad = getattr(m, "padding_idx", None)
+        n = int((ids != pad).sum()) if pad is not None else ids.numel()
+        w = m.weight
+        add(n * w.shape[1], n * w.shape[1] * _nnz(w) / w.numel())
+
+    def mha_hook(m: nn.MultiheadAttention, args: tuple, kwargs: dict, out: object) -> None:
+        q = args[0] if args else kwargs["query"]
+        k = args[1] if len(args) > 1 else kwargs["key"]
+        if m.in_proj_weight is None:
+            raise NotImplementedError("count_macs handles MultiheadAttention with a packed in_proj_weight only")
+        lq, lk, d = _seq(q, m.batch_first), _seq(k, m.batch_first), m.embed_dim
+        w = m.in_proj_weight
+        wq, wk, wv = w[:d], w[d: 2 * d], w[2 * d:]
+        wo = m.out_proj.weight
+        attn = 2 * lq * lk * d
+        add(lq * wq.numel() + lk * wk.numel() + lk * wv.numel() + lq * wo.numel() + attn,
+            lq * _nnz(wq) + lk * _nnz(wk) + lk * _nnz(wv) + lq * _nnz(wo) + attn)
+
+    handles = []
+    # out_proj is called functionally inside MultiheadAttention (no hook fires); it is counted in mha_hook.
+    inside_mha = {id(m.out_proj) for m in model.modules() if isinstance(m, nn.MultiheadAttention)}
+    for m in model.modules():
+        if isinstance(m, nn.MultiheadAttention):
+            handles.append(m.register_forward_hook(mha_hook, with_kwargs=True))
+        elif isinstance(m, nn.Linear) and id(m) not in inside_mha:
+            handles.append(m.register_forward_hook(linear_hook))
+        elif isinstance(m, (nn.Embedding, nn.EmbeddingBag)):
+            handles.append(m.register_forward_hook(emb_hook))
+    was_training = model.training
+    try:
+        model.train()
+        with torch.no_grad():
+            run(model)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return MacCount(acc["dense"], acc["sparse"])
+
+
+__all__ = ["MacCount", "count_macs"]
