@@ -21,6 +21,20 @@ from conftest import ROOT
 pytestmark = pytest.mark.slow
 
 TINY = {"n_docs": 400, "n_train_queries": 60, "n_dev_queries": 25, "n_test_queries": 30}
+# Tiny models and a few optimizer steps: the e2e test checks the wiring, not effectiveness.
+TINY_PRETRAIN = {"wordpiece": {"vocab_size": 600}, "mlm": {"max_steps": 2, "batch_size": 8, "max_len": 64},
+                 "word_vectors": {"dim": 8}}
+TINY_TRAIN = {"max_steps": 3, "epochs": 1, "eval_every": 2, "eval_queries": 10, "eval_depth": 10,
+              "checkpoint_every": 2, "progress": False}
+TINY_MODELS = {"monobert": {"hidden": 16, "layers": 1, "heads": 2, "intermediate": 32, "max_len": 64,
+                            "max_query_len": 8, "max_doc_len": 48},
+               "conv_knrm": {"embedding_dim": 8, "n_filters": 4},
+               "conformer_kernel": {"hidden": 8, "n_heads": 2, "ffn_dim": 8, "n_layers": 1}}
+# One pruning cell per model kind that matters for wiring: a one-shot method and GMP on Conv-KNRM.
+TINY_GRID = {"models": ["conv_knrm"], "methods": ["magnitude", "gmp"], "sparsities": [0.5], "seeds": [0]}
+TINY_PRUNE = {"recovery_steps": 10, "score_batches": 1, "gmp": {"start_frac": 0.0, "end_frac": 0.5, "updates": 2}}
+TINY_COSTS = {"latency": {"k": 10, "n_queries": 1, "warmup": 0, "repeats": 1}}
+HAVE_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
 
 
 def _project_files() -> list[str]:
@@ -47,9 +61,19 @@ def project(tmp_path_factory) -> Path:
     params = yaml.safe_load((dst / "params.yaml").read_text())
     params["data"]["synthetic"].update(TINY)
     params["bm25"]["depth"] = 50
+    for key, value in TINY_PRETRAIN.items():
+        params["pretrain"][key].update(value)
+    params["train"].update(TINY_TRAIN)
+    for name, over in TINY_MODELS.items():
+        params["models"][name].update(over)
+        if params["models"][name].get("train"):          # per-model training overrides stay tiny too
+            params["models"][name]["train"].update({k: TINY_TRAIN[k] for k in ("max_steps", "epochs")})
+    params["grid"] = TINY_GRID
+    params["prune"].update(TINY_PRUNE)
+    params["costs"].update(TINY_COSTS)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _dvc(dst, "config", "core.no_scm", "true")
-    _dvc(dst, "repro")
+    _dvc(dst, *(("repro",) if HAVE_LATEX else ("repro", "report")))   # without LaTeX: all but the paper
     return dst
 
 
@@ -65,6 +89,29 @@ def test_repro_builds_dataset_runs_and_metrics(project: Path):
     assert "mrr@10" in text and "ndcg@10" in text
 
 
+def test_repro_trains_every_ranker_and_reports_it_with_bm25(project: Path):
+    import torch
+
+    from irprune.models import load_checkpoint
+
+    shown = json.loads(_dvc(project, "metrics", "show", "--json"))
+    text = json.dumps(shown)
+    for name in ("monobert", "conv_knrm", "conformer_kernel"):
+        assert f"metrics/{name}.json" in text
+        m = json.loads((project / "metrics" / f"{name}.json").read_text())
+        assert {"dev", "test", "vs_bm25", "parameters", "train_seconds"} <= set(m)
+        assert 0.0 <= m["vs_bm25"]["p_value"] <= 1.0 and m["steps"] == 3
+        for split in ("dev", "test"):
+            assert (project / "runs" / name / f"{split}.trec").is_file()
+        assert (project / "logs" / f"train@{name}.ipynb").is_file()
+        model = load_checkpoint(project / "models" / name, expect=name)
+        assert model.n_parameters() == m["parameters"]
+        assert isinstance(next(model.parameters()), torch.Tensor)
+    assert not (project / ".cache" / "train-state" / "conv_knrm").exists()     # cleared after success
+    info = json.loads((project / "models" / "pretrain" / "pretrain.json").read_text())
+    assert info["bert"] == "mlm" and info["mlm_steps"] == 2
+
+
 def test_second_repro_is_a_no_op(project: Path):
     out = _dvc(project, "repro")
     assert "Running stage" not in out, out
@@ -76,3 +123,60 @@ def test_changing_a_bm25_param_reruns_only_bm25(project: Path):
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = _dvc(project, "repro")
     assert "Running stage 'bm25'" in out and "Running stage 'data'" not in out, out
+
+
+def test_changing_one_model_param_retrains_only_that_model(project: Path):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["models"]["conv_knrm"]["n_filters"] = 5
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = _dvc(project, "repro")
+    assert "Running stage 'train@conv_knrm'" in out, out
+    assert "Running stage 'train@monobert'" not in out, out
+    assert "Running stage 'pretrain'" not in out and "Running stage 'bm25'" not in out, out
+
+
+def test_a_pretrained_checkpoint_skips_mlm_and_a_bad_one_stops_the_stage(project: Path):
+    shutil.copytree(project / "models" / "pretrain" / "mlm", project / "ckpt" / "bert")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["models"]["monobert"]["pretrained"] = "ckpt/bert"                # a BERT checkpoint of our own
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env_out = _dvc(project, "repro", "pretrain")
+    assert "Running stage 'pretrain'" in env_out
+    info = json.loads((project / "models" / "pretrain" / "pretrain.json").read_text())
+    assert info["bert"] == "skipped" and "pretrained" in info["reason"]
+    params["models"]["monobert"]["pretrained"] = "models/conv_knrm"       # a ranker checkpoint, not a BERT
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = dict(os.environ, DVC_NO_ANALYTICS="1")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "train@monobert"], cwd=project, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "not a checkpoint directory (no config.json)" in proc.stdout + proc.stderr
+
+
+def test_the_grid_cells_are_collected_and_reported(project: Path):
+    import pandas as pd
+
+    for method in TINY_GRID["methods"]:
+        cell = project / "runs" / "prune" / f"conv_knrm-{method}-0.5-0"
+        summary = json.loads((cell / "mask_summary.json").read_text())
+        # the target within one weight of the prunable tensors (global scope)
+        assert abs(summary["achieved_sparsity"] - 0.5) * summary["dense_prunable_params"] <= 1
+        assert (cell / "test.trec").is_file() and (cell / "pruning_log.json").is_file()
+        assert (project / "logs" / f"prune@conv_knrm-{method}-0.5-0.ipynb").is_file()
+    table = pd.read_csv(project / "results" / "results.csv")
+    pruned = table[(table["model"] == "conv_knrm") & (table["method"].isin(TINY_GRID["methods"]))]
+    assert len(pruned[pruned["split"] == "test"]) == len(TINY_GRID["methods"])
+    assert {"bm25", "dense"} <= set(table["method"])
+    assert (project / "report" / "generated" / "macros.tex").is_file()
+    assert any((project / "figures").glob("*.png"))
+
+
+@pytest.mark.skipif(not HAVE_LATEX, reason="latexmk/pdflatex not installed (make latex installs them)")
+def test_the_paper_is_built_with_its_sections(project: Path):
+    pdf = project / "report" / "paper.pdf"
+    assert pdf.is_file()
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+        for section in ("Introduction", "Setup", "Results"):
+            assert section in text, section

@@ -28,9 +28,65 @@ BM25_METRICS = METRICS / "bm25.json"
 BM25_PER_QUERY = RUNS / "bm25" / "per_query.json"
 
 
+MODELS = Path("models")
+PRETRAIN_DIR = MODELS / "pretrain"     # pretrain stage: tokenizer/, mlm/ (BERT MLM checkpoint), word_vectors.txt
+PRETRAIN_INFO = PRETRAIN_DIR / "pretrain.json"   # what the stage did (or that it was skipped, and why)
+PRETRAIN_TOKENIZER = PRETRAIN_DIR / "tokenizer"
+PRETRAIN_MLM = PRETRAIN_DIR / "mlm"
+PRETRAIN_WORD_VECTORS = PRETRAIN_DIR / "word_vectors.txt"
+PRETRAIN_METRICS = METRICS / "pretrain.json"
+STATE = Path(".cache") / "train-state"  # resume state of interrupted training runs (not a DVC output)
+
+
+def model_dir(model: str) -> Path:
+    """The trained ranker's checkpoint (safetensors + config + text state)."""
+    return MODELS / model
+
+
+def model_run(model: str, split: str) -> Path:
+    """TREC run of ``model`` re-ranking the BM25 candidates of a split."""
+    return RUNS / model / f"{split}.trec"
+
+
+def model_per_query(model: str) -> Path:
+    return RUNS / model / "per_query.json"
+
+
+def model_history(model: str) -> Path:
+    """Training curves: loss per step and dev metrics per evaluation."""
+    return RUNS / model / "history.json"
+
+
+def model_metrics(model: str) -> Path:
+    return METRICS / f"{model}.json"
+
+
+def train_state(model: str) -> Path:
+    return STATE / model
+
+
 def notebook(stage: str) -> Path:
     return NOTEBOOKS / f"{stage}.ipynb"
 
 
 def notebook_log(stage: str, item: str | None = None) -> Path:
     return LOGS / (f"{stage}@{item}.ipynb" if item else f"{stage}.ipynb")
+
+
+# --- the pruning grid and the tidy results cells ----------------------------------------------------------------
+CELLS = METRICS / "cells"               # one tidy-results cell (flat JSON) per task x model x method x sparsity x seed x split
+
+
+def cell_id(model: str, method: str, sparsity: float, seed: int) -> str:
+    """The readable id of a pruning cell, as in its DVC stage name: ``conv_knrm-gmp-0.9-0``."""
+    return f"{model}-{method}-{sparsity}-{seed}"
+
+
+def prune_run_dir(cell: str) -> Path:
+    """Runs, per-query scores, mask summary, pruning log and costs of one pruning cell."""
+    return RUNS / "prune" / cell
+
+
+def cell_file(task: str, model: str, name: str, split: str) -> Path:
+    """A tidy-results cell file: ``metrics/cells/<task>/<model>/<name>.<split>.json``."""
+    return CELLS / task / model / f"{name}.{split}.json"

@@ -33,7 +33,7 @@ from ..errors import ConfigError
 from ..text.vocab import Vocab
 from .base import Batch
 from .word_ranker import WordVocabRanker
-from .kernel_pooling import KernelPooling, ck_kernels, dot_matrix_fp32
+from .kernel_pooling import KernelPooling, ck_kernels, dot_matrix_fp32, unit_vectors
 from .registry import MODELS
 
 
@@ -141,11 +141,11 @@ class ConformerKernel(WordVocabRanker):
         for layer in self.layers:
             x = layer(x, doc_mask)                                                  # [B, Ld, H]
         d = self.mix(torch.stack([emb, x], dim=-1)).squeeze(-1) * m                 # [B, Ld, H, 2] -> [B, Ld, H]
-        return {"doc_vecs": F.normalize(d, dim=-1, eps=1e-8), "doc_mask": doc_mask}
+        return {"doc_vecs": unit_vectors(d), "doc_mask": doc_mask}
 
     def encode_queries(self, query_ids: Tensor) -> Tensor:
         """Per-term query vectors (no interaction between terms): unit vectors ``[B, Lq, H]``."""
-        return F.normalize(self.query_proj(self.embedding(query_ids)), dim=-1, eps=1e-8)
+        return unit_vectors(self.query_proj(self.embedding(query_ids)))
 
     def term_scores(self, query_ids: Tensor, query_mask: Tensor, encoded: dict[str, Tensor]) -> Tensor:
         """Score of every query term against its document: ``[B, Lq]`` (0 at query padding)."""

@@ -102,4 +102,13 @@ def dot_matrix_fp32(q: Tensor, d: Tensor) -> Tensor:
 def cosine_matrix(q: Tensor, d: Tensor, eps: float = 1e-8) -> Tensor:
     """Cosine similarity of every query vector with every document vector: [B, Lq, H] x [B, Ld, H] -> [B, Lq, Ld]
     (fp32).  Zero vectors (padding) get similarity 0."""
-    return dot_matrix_fp32(F.normalize(q.float(), dim=-1, eps=eps), F.normalize(d.float(), dim=-1, eps=eps))
+    return dot_matrix_fp32(unit_vectors(q, eps), unit_vectors(d, eps))
+
+
+def unit_vectors(x: Tensor, eps: float = 1e-8) -> Tensor:
+    """``x / sqrt(|x|^2 + eps^2)`` in fp32: the unit vectors of ``x`` (to within eps) and 0 for zero vectors.
+
+    Unlike ``F.normalize`` (``x / max(|x|, eps)``) it is smooth at zero, so second derivatives (GraSP's
+    Hessian-gradient product) stay finite at padding positions, which are exactly zero."""
+    x = x.float()
+    return x * torch.rsqrt((x * x).sum(dim=-1, keepdim=True) + eps * eps)

@@ -204,9 +204,13 @@ def cost_frontier(df: Any, out_dir: Path, split: str = "test", metric: str = "mr
 
 
 def _model_from_path(path: Path) -> str | None:
+    """The model a pruning log belongs to: a path part named after it, or a cell folder ``<model>-<method>-...``."""
     for part in path.parts:
         if part in palette.MODELS:
             return part
+        for model in palette.MODELS:
+            if part.startswith(f"{model}-"):
+                return model
     return None
 
 

@@ -42,6 +42,10 @@ _STYLES: dict[str, MethodStyle] = {
     "magnitude": MethodStyle("Magnitude (one-shot)", "Magnitude", _C["blue"], "s", "-"),
     "random": MethodStyle("Random", "Random", GREY, "x", "--"),
     "shuffled": MethodStyle("Shuffled mask", "Shuffled", _C["black"], "+", "--"),
+    # the layer-wise shuffled controls of the data-driven methods (Frankle et al. 2021): the method's colour, dotted
+    "shuffled-snip": MethodStyle("SNIP, shuffled", "ShuffledSnip", _C["sky_blue"], "1", ":"),
+    "shuffled-grasp": MethodStyle("GraSP, shuffled", "ShuffledGrasp", _C["bluish_green"], "2", ":"),
+    "shuffled-synflow": MethodStyle("SynFlow, shuffled", "ShuffledSynflow", _C["reddish_purple"], "3", ":"),
     "snip": MethodStyle("SNIP", "Snip", _C["sky_blue"], "^", "-."),
     "grasp": MethodStyle("GraSP", "Grasp", _C["bluish_green"], "v", "-."),
     "synflow": MethodStyle("SynFlow", "Synflow", _C["reddish_purple"], "D", "-."),
@@ -79,6 +83,7 @@ for _name, _info in {
     "conformer_kernel": ModelInfo("Conformer-Kernel", "ConformerKernel", "-.", "^"),
     "dsi": ModelInfo("DSI", "Dsi", ":", "D"),
     # cross-task models (classification / translation rows)
+    "embedding_bag": ModelInfo("EmbeddingBag", "EmbeddingBag"),
     "textcnn": ModelInfo("TextCNN", "TextCnn"),
     "lstm": ModelInfo("LSTM", "Lstm"),
     "transformer": ModelInfo("Transformer", "Transformer"),

@@ -1,0 +1,47 @@
+"""Dev evaluation during training: re-rank BM25 candidates of (a fixed subset of) the dev queries, score one
+metric.  Used by :class:`~irprune.training.trainer.Trainer` for early stopping and checkpoint selection."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+from torch import nn
+
+from ..data.types import Qrels
+from ..evaluation import EvalConfig, evaluate
+from ..rerank import rerank
+from ..runs import qid_key
+
+
+class DevEvaluator:
+    """``evaluator(model) -> {metric: value}`` on the first ``n_queries`` judged dev queries (id order), each
+    re-ranking its top ``depth`` candidates.  ``eval_cfg`` supplies the relevance level."""
+
+    def __init__(self, queries: Mapping[str, str], qrels: Qrels, corpus: Mapping[str, str],
+                 candidates: Mapping[str, Mapping[str, float]], eval_cfg: EvalConfig, metric: str, *,
+                 depth: int = 100, n_queries: int | None = None, batch_size: int = 256) -> None:
+        judged = sorted((q for q in qrels if qrels[q] and q in queries), key=qid_key)
+        if not judged:
+            raise ValueError("DevEvaluator: the dev split has no judged query; early stopping needs dev qrels "
+                             "(set data.splits.dev_from_test > 0 for collections with only test judgements)")
+        keep = judged[:n_queries] if n_queries else judged
+        self.queries = {q: queries[q] for q in keep}
+        self.qrels = {q: qrels[q] for q in keep}
+        self.candidates = {q: candidates.get(q, {}) for q in keep}
+        self.corpus = corpus
+        # the configured metrics plus the selection metric; ranx 0.3.21's evaluate() fails with exactly one
+        # metric (it returns ``scores[m]`` with the wrong key), so a lone metric gets a companion
+        names = tuple(dict.fromkeys((metric, *eval_cfg.metrics)))
+        if len(names) == 1:
+            names = (metric, "ndcg@10" if metric != "ndcg@10" else "mrr@10")
+        self.cfg = dataclasses.replace(eval_cfg, metrics=names)
+        self.metric, self.depth, self.batch_size = metric, depth, batch_size
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        run = rerank(model, self.queries, self.corpus, self.candidates, depth=self.depth,  # type: ignore[arg-type]
+                     batch_size=self.batch_size)
+        return dict(evaluate(self.qrels, run, self.cfg).aggregate)
+
+
+__all__ = ["DevEvaluator"]
