@@ -135,6 +135,17 @@ def test_changing_one_model_param_retrains_only_that_model(project: Path):
     assert "Running stage 'pretrain'" not in out and "Running stage 'bm25'" not in out, out
 
 
+def test_adding_one_sparsity_runs_only_the_new_cells_and_the_report(project: Path):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["grid"]["sparsities"] = [0.5, 0.6]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = _dvc(project, *(("repro",) if HAVE_LATEX else ("repro", "report")))
+    for method in TINY_GRID["methods"]:
+        assert f"Running stage 'prune@conv_knrm-{method}-0.6-0'" in out, out
+        assert f"Running stage 'prune@conv_knrm-{method}-0.5-0'" not in out, out
+    assert "Running stage 'train@" not in out and "Running stage 'collect'" in out and "Running stage 'report'" in out
+
+
 def test_a_pretrained_checkpoint_skips_mlm_and_a_bad_one_stops_the_stage(project: Path):
     shutil.copytree(project / "models" / "pretrain" / "mlm", project / "ckpt" / "bert")
     params = yaml.safe_load((project / "params.yaml").read_text())
@@ -181,13 +192,3 @@ def test_the_paper_is_built_with_its_sections(project: Path):
         for section in ("Introduction", "Setup", "Results"):
             assert section in text, section
 
-
-def test_adding_one_sparsity_runs_only_the_new_cells_and_the_report(project: Path):
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["grid"]["sparsities"] = [0.5, 0.6]
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = _dvc(project, *(("repro",) if HAVE_LATEX else ("repro", "report")))
-    for method in TINY_GRID["methods"]:
-        assert f"Running stage 'prune@conv_knrm-{method}-0.6-0'" in out, out
-        assert f"Running stage 'prune@conv_knrm-{method}-0.5-0'" not in out, out
-    assert "Running stage 'train@" not in out and "Running stage 'collect'" in out and "Running stage 'report'" in out
