@@ -176,7 +176,8 @@ def test_the_grid_cells_are_collected_and_reported(project: Path):
         assert (cell / "test.trec").is_file() and (cell / "pruning_log.json").is_file()
         assert (project / "logs" / f"prune@conv_knrm-{method}-0.5-0.ipynb").is_file()
     table = pd.read_csv(project / "results" / "results.csv")
-    pruned = table[(table["model"] == "conv_knrm") & (table["method"].isin(TINY_GRID["methods"]))]
+    pruned = table[(table["model"] == "conv_knrm") & (table["method"].isin(TINY_GRID["methods"]))
+                   & (table["target_sparsity"] == 0.5)]         # (an earlier test adds 0.6 cells)
     assert len(pruned[pruned["split"] == "test"]) == len(TINY_GRID["methods"])
     assert {"bm25", "dense"} <= set(table["method"])
     assert (project / "report" / "generated" / "macros.tex").is_file()
