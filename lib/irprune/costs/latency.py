@@ -125,23 +125,12 @@ class CSRLinear(nn.Module):
 
 def folded_copy(model: nn.Module) -> nn.Module:
     """A deep copy of ``model`` with its masks folded; ``model`` itself is untouched (its text state is shared).
-
-    ``copy.deepcopy`` keeps the class torch's parametrize creates per module, and folding a copy would delete the
-    masked property from that shared class (``remove_parametrizations`` does ``delattr(module.__class__, name)``),
-    breaking the original; each copied parametrized module therefore gets its own copy of the class first.
-    """
-    from torch.nn.utils import parametrize
-
+    :func:`irprune.pruning.fold` gives each module its own class first, so folding a copy leaves the original
+    masked."""
     from ..pruning.apply import fold
 
     text = getattr(model, "text", None)
-    clone = copy.deepcopy(model, memo={id(text): text} if text is not None else {})
-    for m in clone.modules():
-        if parametrize.is_parametrized(m):
-            cls = type(m)
-            ns = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
-            m.__class__ = type(cls.__name__, cls.__bases__, ns)
-    return fold(clone)
+    return fold(copy.deepcopy(model, memo={id(text): text} if text is not None else {}))
 
 
 def sparsify_linears(model: nn.Module, min_sparsity: float = 0.0) -> tuple[nn.Module, int]:

@@ -30,11 +30,7 @@ class DevEvaluator:
         self.qrels = {q: qrels[q] for q in keep}
         self.candidates = {q: candidates.get(q, {}) for q in keep}
         self.corpus = corpus
-        # the configured metrics plus the selection metric; ranx 0.3.21's evaluate() fails with exactly one
-        # metric (it returns ``scores[m]`` with the wrong key), so a lone metric gets a companion
-        names = tuple(dict.fromkeys((metric, *eval_cfg.metrics)))
-        if len(names) == 1:
-            names = (metric, "ndcg@10" if metric != "ndcg@10" else "mrr@10")
+        names = tuple(dict.fromkeys((metric, *eval_cfg.metrics)))   # configured metrics + the selection one
         self.cfg = dataclasses.replace(eval_cfg, metrics=names)
         self.metric, self.depth, self.batch_size = metric, depth, batch_size
 
