@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from irprune import paths
@@ -51,7 +52,9 @@ def test_every_dvc_stage_declares_exactly_the_sections_its_code_reads():
         assert name in STAGES, f"dvc.yaml stage {name!r} has no config in irprune.stages"
         assert sorted(_declared_params(stage)) == sorted(stage_sections(name)), name
         assert ("foreach" in _raw_stages()[name]) == is_foreach(name), name
-        assert ("matrix" in _raw_stages()[name]) == is_matrix(name), name
+        # a stage whose sections name the item runs per item; a matrix stage may also read item-free sections only
+        # (the cross-task stages read the whole `tasks` section whatever the pair)
+        assert not is_matrix(name) or "matrix" in _raw_stages()[name], name
 
 
 def test_foreach_stages_read_the_item_section_of_each_item():
@@ -82,10 +85,10 @@ def test_every_stage_runs_its_own_notebook_and_logs_it_uncached():
         nb = ROOT / paths.notebook(name)
         assert nb.is_file()
         assert str(paths.notebook(name)) in stage["deps"]
-        item = "${item}" if is_foreach(name) else _matrix_item(name) if is_matrix(name) else None
+        item = "${item}" if is_foreach(name) else _matrix_item(name) if "matrix" in _raw_stages()[name] else None
         if is_foreach(name):
             assert "--item ${item} -p model ${item}" in stage["cmd"], stage["cmd"]
-        if is_matrix(name):
+        if "matrix" in _raw_stages()[name]:
             assert f"--item {item}" in stage["cmd"], stage["cmd"]
             for axis in _raw_stages()[name]["matrix"]:
                 assert f"-p {axis} ${{item.{axis}}}" in stage["cmd"], (axis, stage["cmd"])
@@ -144,3 +147,97 @@ def test_matrix_axes_come_from_params_and_every_grid_value_is_valid():
                                                 "sparsity": "${grid.sparsities}", "seed": "${grid.seeds}"}
     assert set(grid["models"]) <= set(params["models"]) and set(grid["methods"]) <= set(CELL_METHODS.names())
     assert all(0.0 <= s < 1.0 for s in grid["sparsities"])
+
+
+def test_task_grid_axes_come_from_params_and_name_valid_pairs_and_methods():
+    from irprune.pipeline import task_stage
+    from irprune.report import palette
+    from irprune.tasks import TASK_METHODS
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    grid = params["task_grid"]
+    raw = _raw_stages()
+    assert raw["task_dense"]["matrix"] == {"pair": "${task_grid.pairs}", "seed": "${task_grid.seeds}"}
+    assert raw["task"]["matrix"] == {"pair": "${task_grid.pairs}", "method": "${task_grid.methods}",
+                                     "sparsity": "${task_grid.sparsities}", "seed": "${task_grid.seeds}"}
+    cfg = task_stage.load_task_stage(ROOT / "params.yaml")
+    for pair in grid["pairs"]:
+        task, model = task_stage.split_pair(pair)
+        assert model in getattr(cfg.tasks, task).models, f"{pair}: add {model} to tasks.{task}.models"
+    assert grid["methods"] and "dense" not in grid["methods"]
+    assert all(TASK_METHODS.get(m) in ("oneshot", "gmp") and m in palette.METHOD_STYLES for m in grid["methods"])
+    assert all(0.0 < s < 1.0 for s in grid["sparsities"])
+
+
+def test_task_stage_outs_are_the_paths_the_code_writes():
+    """The matrix's templated outs and the dense weights dep equal irprune.pipeline.task_stage's paths for every
+    grid item (DVC writes ${item.sparsity} as str(float))."""
+    from irprune.pipeline import task_stage
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    grid = params["task_grid"]
+    raw = _raw_stages()
+
+    def fill(text: str, item: dict) -> str:
+        for k, v in item.items():
+            text = text.replace(f"${{item.{k}}}", str(v))
+        return text
+
+    def outs(stage: dict) -> set[str]:
+        return {o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]}
+
+    for pair in grid["pairs"]:
+        task, model = task_stage.split_pair(pair)
+        for seed in grid["seeds"]:
+            item = {"pair": pair, "seed": seed}
+            dense = {fill(o, item) for o in outs(raw["task_dense"])}
+            assert {str(task_stage.dense_weights_path(task, model, seed)),
+                    str(task_stage.cell_path(task, model, "dense", 0.0, seed)),
+                    str(task_stage.record_path(task, model, "dense", 0.0, seed))} < dense
+            for method in grid["methods"]:
+                for sp in grid["sparsities"]:
+                    item = {"pair": pair, "method": method, "sparsity": sp, "seed": seed}
+                    got = {fill(o, item) for o in outs(raw["task"])}
+                    assert {str(task_stage.cell_path(task, model, method, sp, seed)),
+                            str(task_stage.record_path(task, model, method, sp, seed))} < got
+                    assert str(task_stage.dense_weights_path(task, model, seed)) in \
+                        {fill(d, item) for d in raw["task"]["deps"]}
+
+
+def test_the_full_task_overlay_is_a_valid_params_file(tmp_path):
+    """configs/tasks-full.yaml merged into params.yaml loads for the task stages, names valid grid values, and its
+    sparsities are the seed's compression axis c = 0.5, 1, 2 (sparsity = 1 - 10^-c)."""
+    from irprune.config import load_params
+    from irprune.overlay import deep_merge
+    from irprune.pipeline import task_stage
+    from irprune.pruning.sparsity import sparsity_from_compression
+    from irprune.stages import load_stage
+    from irprune.tasks import TASK_METHODS
+
+    merged = deep_merge(load_params(ROOT / "params.yaml"), load_params(ROOT / "configs" / "tasks-full.yaml"))
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(merged, sort_keys=False))
+    cfg = load_stage("task", path)
+    assert cfg.tasks.translation.seq2seq.d_model == 512 and cfg.tasks.pruning.include == ("linear",)
+    grid = merged["task_grid"]
+    for pair in grid["pairs"]:
+        task, model = task_stage.split_pair(pair)
+        assert model in getattr(cfg.tasks, task).models
+    assert set(grid["methods"]) == set(TASK_METHODS.names()) - {"dense"}
+    for s, c in zip(grid["sparsities"], (0.5, 1.0, 2.0)):
+        assert abs(s - sparsity_from_compression(c)) < 1e-5
+
+
+@pytest.mark.parametrize("overlay", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
+def test_every_overlay_applies_and_validates_every_stage(tmp_path, overlay):
+    """`python -m irprune.overlay configs/X.yaml` validates the merged params for every stage, the foreach
+    (per ranker) and matrix (per grid model) stages included, then writes them."""
+    import shutil
+
+    from irprune.config import load_params
+    from irprune.overlay import apply_overlay
+
+    path = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", path)
+    merged = apply_overlay(ROOT / "configs" / overlay, path)
+    assert load_params(path) == merged

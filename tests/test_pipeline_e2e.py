@@ -34,7 +34,25 @@ TINY_MODELS = {"monobert": {"hidden": 16, "layers": 1, "heads": 2, "intermediate
 TINY_GRID = {"models": ["conv_knrm"], "methods": ["magnitude", "gmp"], "sparsities": [0.5], "seeds": [0]}
 TINY_PRUNE = {"recovery_steps": 10, "score_batches": 1, "gmp": {"start_frac": 0.0, "end_frac": 0.5, "updates": 2}}
 TINY_COSTS = {"latency": {"k": 10, "n_queries": 1, "warmup": 0, "repeats": 1}}
+# The cross-task stages on a few hundred examples, one epoch, both tasks, GMP (fine-tunes the dense weights).
+TINY_TASKS = {"classification": {"models": ["embedding_bag"], "synthetic": {"n_train": 300, "n_test": 100},
+                                 "train": {"epochs": 1, "finetune_epochs": 1}},
+              "translation": {"synthetic": {"n_train": 200, "n_test": 20},
+                              "seq2seq": {"d_model": 16, "nhead": 2, "num_encoder_layers": 1,
+                                          "num_decoder_layers": 1, "dim_feedforward": 32},
+                              "train": {"epochs": 1, "finetune_epochs": 1}},
+              "pruning": {"gmp_updates": 2}}
+TINY_TASK_GRID = {"pairs": ["classification-embedding_bag", "translation-seq2seq"], "methods": ["gmp"],
+                  "sparsities": [0.5], "seeds": [0]}
 HAVE_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
+
+
+def _deep_update(base: dict, over: dict) -> None:
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
 
 
 def _project_files() -> list[str]:
@@ -71,6 +89,8 @@ def project(tmp_path_factory) -> Path:
     params["grid"] = TINY_GRID
     params["prune"].update(TINY_PRUNE)
     params["costs"].update(TINY_COSTS)
+    _deep_update(params["tasks"], TINY_TASKS)
+    params["task_grid"] = TINY_TASK_GRID
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _dvc(dst, "config", "core.no_scm", "true")
     _dvc(dst, *(("repro",) if HAVE_LATEX else ("repro", "report")))   # without LaTeX: all but the paper
@@ -184,12 +204,38 @@ def test_the_grid_cells_are_collected_and_reported(project: Path):
     assert any((project / "figures").glob("*.png"))
 
 
+def test_the_task_stages_run_and_reach_the_table_figure_and_macros(project: Path):
+    import pandas as pd
+
+    from irprune.pipeline import task_stage
+
+    for pair in TINY_TASK_GRID["pairs"]:
+        task, model = task_stage.split_pair(pair)
+        assert task_stage.dense_weights_path(task, model, 0).is_relative_to(Path("models/tasks"))
+        assert (project / task_stage.dense_weights_path(task, model, 0)).is_file()
+        for method, sp in (("dense", 0.0), ("gmp", 0.5)):
+            cell = json.loads((project / task_stage.cell_path(task, model, method, sp, 0)).read_text())
+            record = json.loads((project / task_stage.record_path(task, model, method, sp, 0)).read_text())
+            assert cell["task"] == task and cell["method"] == method and record["epochs"] == 1
+        assert (project / "logs" / f"task_dense@{pair}-0.ipynb").is_file()
+        assert (project / "logs" / f"task@{pair}-gmp-0.5-0.ipynb").is_file()
+    table = pd.read_csv(project / "results" / "results.csv")
+    tasks = table[table["task"].isin(["classification", "translation"])]
+    assert len(tasks) == 4 and tasks["compression"].notna().all() and tasks["flop_sparsity"].notna().all()
+    gmp = tasks[tasks["method"] == "gmp"]
+    assert ((gmp["achieved_sparsity"] - 0.5).abs() < 0.01).all() and (gmp["flop_sparsity"] > 0.2).all()
+    assert (project / "figures" / "cross_task.png").is_file()
+    assert "Translation" in (project / "report" / "generated" / "cross_task.md").read_text()
+    assert r"\HaveTaskstrue" in (project / "report" / "generated" / "macros.tex").read_text()
+
+
 @pytest.mark.skipif(not HAVE_LATEX, reason="latexmk/pdflatex not installed (make latex installs them)")
 def test_the_paper_is_built_with_its_sections(project: Path):
     pdf = project / "report" / "paper.pdf"
     assert pdf.is_file()
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
-        for section in ("Introduction", "Setup", "Results"):
+        for section in ("Introduction", "Setup", "Results", "Other tasks under the same pruning"):
             assert section in text, section
+        assert "Text classification" in text and "has not been run" not in text
 

@@ -94,6 +94,41 @@ def write_grid(root: Path, *, models=MODELS, methods=METHODS, sparsities=SPARSIT
     return root
 
 
+#: cross-task pairs (task, model) -> (dense primary value, primary metric); BLEU is on [0, 100]
+TASK_PAIRS = {("classification", "embedding_bag"): (0.89, "accuracy"), ("translation", "seq2seq"): (80.0, "bleu")}
+TASK_METHODS = {"gmp": (0.9, 10.0), "random": (0.5, 4.0), "grasp": (0.8, 6.0)}
+
+
+def write_task_grid(root: Path, *, pairs=TASK_PAIRS, methods=TASK_METHODS, sparsities=(0.5, 0.9), seeds=(0,),
+                    seed: int = 1) -> list[Path]:
+    """Fake classification/translation cells (dense + pruned) under ``root/metrics/cells/tasks`` in the layout
+    of the ``task_dense``/``task`` stages; returns the written files.  Deterministic in ``seed``."""
+    from irprune.pipeline.task_stage import cell_path
+
+    rng = np.random.default_rng(seed)
+    written = []
+    for (task, model), (level, metric) in pairs.items():
+        total, prunable = 50_000, 48_000
+        for s in seeds:
+            cells = [("dense", 0.0, level * (1 + rng.normal(0, 0.005)))]
+            for method, (knee, steep) in methods.items():
+                for sp in sparsities:
+                    keep = 1.0 / (1.0 + np.exp(steep * (sp - knee) * 3))
+                    cells.append((method, sp, cells[0][2] * (0.3 + 0.7 * keep)))
+            for method, sp, v in cells:
+                achieved = 0.0 if sp == 0 else min(0.999, sp + rng.uniform(-0.003, 0.003))
+                nonzero = total - int(prunable * achieved)
+                extra = {"macro_f1": min(1.0, v * 0.98)} if task == "classification" else {}
+                path = root / cell_path(task, model, method, sp, s)
+                write_cell(path, make_cell(
+                    task=task, model=model, method=method, target_sparsity=sp, achieved_sparsity=achieved, seed=s,
+                    split="test", primary_metric=metric, **{metric: float(v)}, **extra, total_params=total,
+                    prunable_params=prunable, nonzero_params=nonzero, flops_dense=1000.0 * total,
+                    flops_sparse=1000.0 * nonzero, wall_time_s=5.0))
+                written.append(path)
+    return written
+
+
 def _write_log(path: Path, target: float, rng: np.random.Generator) -> None:
     layers = [f"encoder.layer.{i}.{t}.weight" for i in range(4) for t in ("attention", "ffn")]
     entries = []
@@ -118,3 +153,14 @@ def test_fake_grid_is_deterministic_and_valid(tmp_path: Path):
     for x, y in zip(fa, fb):
         assert x.read_text() == y.read_text()
     assert read_cell(a / "metrics" / "prune" / "conv_knrm" / "gmp" / "0.90" / "seed0.json")["method"] == "gmp"
+
+
+def test_fake_task_grid_is_valid_and_in_the_task_stage_layout(tmp_path: Path):
+    from irprune.report.results import cell_files, collect
+
+    files = write_task_grid(tmp_path)
+    assert len(files) == 2 * (1 + 3 * 2)
+    assert set(cell_files(["metrics/cells/**/*.json"], tmp_path)) == set(files)
+    df = collect(files)
+    assert set(df["task"]) == {"classification", "translation"}
+    assert (df.loc[df["task"] == "translation", "bleu"] > 1).all()   # BLEU on its own [0, 100] scale

@@ -84,3 +84,65 @@ def test_missing_results_read_not_run(tmp_path: Path):
     assert defined["ModelsNotRun"] == "monoBERT and Conformer-Kernel"
     assert not flags["HavePruned"] and not flags["QOneAnswered"] and not flags["HaveCompare"]
     assert defined["IRMeanRetained"] == "not run" and defined["VisionRetained"].endswith(r"\%")
+
+
+def _build_with_tasks(root: Path, task_grid: bool) -> tuple[dict, dict, list[dict]]:
+    from test_report_fakegrid import write_task_grid
+
+    write_grid(root, models={"conv_knrm": 0.5}, methods={"gmp": (0.85, 10.0), "random": (0.3, 3.0)},
+               sparsities=(0.5, 0.9), seeds=(0,), n_queries=30)
+    files = cell_files(["metrics/train/*.json", "metrics/prune/**/*.json"], root)
+    if task_grid:
+        files += write_task_grid(root, sparsities=(0.5, 0.9))
+    df = collect(files, root / "metrics/bm25.json")
+    text = macros.build(df, ReportConfig(), SignificanceConfig(), CARD, None, {}, HW).render()
+    defined = dict(re.findall(r"\\newcommand\{\\([^}]*)\}\{(.*)\}$", text, flags=re.M))
+    flags = {n: v == "true" for n, _, v in re.findall(r"\\newif\\if(\w+)\\(\w+?)(true|false)$", text, flags=re.M)}
+    raw = [json.loads(p.read_text()) for p in files]
+    return defined, flags, raw
+
+
+def _best(raw: list[dict], task: str, keep: float) -> tuple[float, str] | None:
+    """Highest achieved sparsity of ``task`` (any model, any method) keeping ``keep`` of dense: by brute force."""
+    out = None
+    for model in {c["model"] for c in raw if c["task"] == task}:
+        mine = [c for c in raw if c["task"] == task and c["model"] == model and c["split"] == "test"]
+        dense = np.mean([c["primary_value"] for c in mine if c["method"] == "dense"])
+        for c in mine:
+            if c["method"] != "dense" and c["primary_value"] >= keep * dense:
+                if out is None or c["achieved_sparsity"] > out[0]:
+                    out = (c["achieved_sparsity"], c["method"])
+    return out
+
+
+def test_cross_task_macros_match_a_brute_force_recomputation(tmp_path: Path):
+    from irprune.report import palette, published
+
+    defined, flags, raw = _build_with_tasks(tmp_path, task_grid=True)
+    assert flags["HaveTasks"] and flags["HaveClassification"] and flags["HaveTranslation"]
+    for task, stem in (("classification", "Classification"), ("translation", "Translation"),
+                       ("ranking", "Ranking")):
+        want = _best(raw, task, 0.95)
+        if want is None:
+            assert defined[f"{stem}KeepSparsity"] == "none" and not flags[f"{stem}KeepFound"]
+        else:
+            assert defined[f"{stem}KeepSparsity"] == f"{100 * want[0]:.1f}\\%" and flags[f"{stem}KeepFound"]
+            assert defined[f"{stem}KeepMethod"] == palette.method_label(want[1])
+    # share kept at the comparison sparsity (90%): the best cell of the task
+    for task, stem in (("classification", "Classification"), ("translation", "Translation")):
+        mine = [c for c in raw if c["task"] == task]
+        dense = next(c["primary_value"] for c in mine if c["method"] == "dense")
+        best = max(c["primary_value"] / dense for c in mine if c["target_sparsity"] == 0.9)
+        assert defined[f"{stem}Retained"] == f"{100 * best:.1f}\\%"
+        ir = float(defined["IRBestRetained"].rstrip("\\%")) / 100
+        assert flags[f"IRAbove{stem}"] == (ir >= best - 5e-4)
+    gale = [p for p in published.PUBLISHED if p.domain == "vision"]
+    assert defined["VisionKeepSparsity"] == \
+        f"{100 * max(p.sparsity for p in gale if p.retained >= 0.95):.0f}\\%"
+
+
+def test_cross_task_macros_without_task_rows_read_not_run(tmp_path: Path):
+    defined, flags, _ = _build_with_tasks(tmp_path, task_grid=False)
+    assert not flags["HaveTasks"] and not flags["HaveClassificationCompare"] and not flags["IRAboveTranslation"]
+    assert defined["ClassificationKeepSparsity"] == "not run" and defined["TranslationRetained"] == "not run"
+    assert defined["TranslationKeepModel"] == "not run"

@@ -11,8 +11,9 @@ import pytest
 
 from irprune.errors import DataFormatError
 from irprune.report import palette
-from irprune.report.results import (COLUMNS, cell_files, collect, load_per_query, make_cell, read_cell, summary,
-                                    sparsity_curves, write_cell)
+from irprune.report.results import (COLUMNS, DERIVED_COLUMNS, TABLE_COLUMNS, cell_files, collect, load_per_query,
+                                    make_cell, read_cell, read_table, summary, sparsity_curves, write_cell,
+                                    write_table)
 
 from test_report_fakegrid import write_grid
 
@@ -41,6 +42,8 @@ def test_make_cell_fills_every_column_and_round_trips(tmp_path: Path):
     (lambda c: c.update(bleu=30.0), "'bleu' = 30.0: not a ranking metric"),
     (lambda c: c.update(primary_value=0.5), "'primary_value' = 0.5: differs from mrr@10 = 0.3"),
     (lambda c: c.update(nonzero_params=11), "'nonzero_params' = 11: exceeds total_params = 10"),
+    (lambda c: c.update(flops_dense=10.0, flops_sparse=12.0), "'flops_sparse' = 12.0: exceeds flops_dense = 10.0"),
+    (lambda c: c.update(compression=1.0), "unknown key(s) compression"),     # derived: never in a cell file
     (lambda c: c.update(latency_ms_per_query=-1.0), "negative"),
     (lambda c: c.update(**{"mrr@10": float("nan")}), "not a finite number"),
     (lambda c: c.update(model=None), "'model' = None: required"),
@@ -95,7 +98,7 @@ def test_collector_reads_every_cell_and_the_bm25_rows(grid):
     root, df = grid
     raw = _raw_cells(root)
     assert len(df) == len(raw) + 1  # + the BM25 test row
-    assert list(df.columns) == list(COLUMNS)
+    assert list(df.columns) == list(COLUMNS) + list(DERIVED_COLUMNS) == list(TABLE_COLUMNS)
     bm = df[df["method"] == "bm25"].iloc[0]
     assert bm["mrr@10"] == json.loads((root / "metrics" / "bm25.json").read_text())["test"]["mrr@10"]
     by_key = {(c["model"], c["method"], c["target_sparsity"], c["seed"]): c for c in raw}
@@ -148,3 +151,43 @@ def test_palette_covers_every_registered_pruning_method_with_a_distinct_style():
     assert len(set(styles)) == len(styles)
     macros = [palette.method_style(m).macro for m in palette.METHOD_STYLES.names()]
     assert all(m.isalpha() for m in macros) and len(set(macros)) == len(macros)
+
+
+def test_derived_compression_and_flop_sparsity_for_every_row(grid, tmp_path: Path):
+    """compression = -log10(1 - achieved sparsity) (GraSP/SynFlow notation: 90% sparse = 1, 99% = 2) and FLOP
+    sparsity = 1 - sparse/dense FLOPs, recomputed here from the raw numbers, for ranking and task rows alike."""
+    import math
+
+    from test_report_fakegrid import write_task_grid
+
+    root, _ = grid
+    files = cell_files(["metrics/train/*.json", "metrics/prune/**/*.json"], root) + write_task_grid(tmp_path)
+    df = collect(files, root / "metrics" / "bm25.json")
+    assert set(df["task"]) == {"ranking", "classification", "translation"}
+    for _, r in df.iterrows():
+        want = -math.log10(1.0 - r["achieved_sparsity"])
+        assert np.isclose(r["compression"], want, atol=1e-12), r
+        if r["method"] == "bm25":                       # no FLOP counts
+            assert np.isnan(r["flop_sparsity"]) and r["compression"] == 0.0
+        else:
+            assert np.isclose(r["flop_sparsity"], 1.0 - r["flops_sparse"] / r["flops_dense"])
+    dense = df[df["method"] == "dense"]
+    assert (dense["compression"] == 0.0).all() and not np.signbit(dense["compression"]).any()
+    at90 = df[np.isclose(df["target_sparsity"], 0.9)]
+    assert np.allclose(at90["compression"], 1.0, atol=0.02)
+    # the round trip through the CSV keeps them; a table written before they existed is refused
+    write_table(df, tmp_path / "t.csv")
+    back = read_table(tmp_path / "t.csv")
+    assert np.allclose(back["compression"], df["compression"], equal_nan=True)
+    df.drop(columns=["flop_sparsity"]).to_csv(tmp_path / "old.csv", index=False)
+    with pytest.raises(DataFormatError, match="missing column.*flop_sparsity.*re-run the collect stage"):
+        read_table(tmp_path / "old.csv")
+
+
+def test_compression_is_null_when_nothing_is_kept():
+    from irprune.report.results import derived_columns
+
+    c = _cell(achieved_sparsity=1.0, nonzero_params=0)
+    assert derived_columns(c) == {"compression": None, "flop_sparsity": None}
+    assert derived_columns(_cell(achieved_sparsity=0.99, flops_dense=200.0, flops_sparse=2.0)) == \
+        pytest.approx({"compression": 2.0, "flop_sparsity": 0.99})

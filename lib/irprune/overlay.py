@@ -31,14 +31,21 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_overlay(overlay_path: Path, params_path: Path) -> dict[str, Any]:
-    from .stages import STAGES, load_stage
+    from .stages import STAGES, is_foreach, is_matrix, load_stage
 
     merged = deep_merge(load_params(params_path), load_params(overlay_path))
     tmp = params_path.with_name(f".{params_path.name}.check")
     try:
         tmp.write_text(yaml.safe_dump(merged, sort_keys=False), encoding="utf-8")
-        for stage in STAGES:
-            load_stage(stage, tmp)
+        for stage in STAGES:                      # every stage (every ranker / grid model) must accept the result
+            if is_foreach(stage):
+                for item in merged.get("rankers") or []:
+                    load_stage(stage, tmp, item=item)
+            elif is_matrix(stage):
+                for model in (merged.get("grid") or {}).get("models") or []:
+                    load_stage(stage, tmp, item={"model": model})
+            else:
+                load_stage(stage, tmp)
     finally:
         tmp.unlink(missing_ok=True)
     atomic_write_text(params_path, yaml.safe_dump(merged, sort_keys=False))

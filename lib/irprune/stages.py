@@ -20,6 +20,7 @@ from .config import ConfigError, frozen, from_mapping, load_params, param
 from .data.config import DataConfig
 from .evaluation import EvalConfig
 from .pipeline.pretrain_stage import PretrainConfig
+from .pipeline.task_stage import TaskStage
 from .costs.summary import CostsConfig
 from .prune_cell import PruneConfig
 from .registry import Registry
@@ -153,6 +154,10 @@ class PruneStage:
         "models.{item.model}", lambda item, value: parse_model_spec(item["model"] if item else "", value))
 
 
+# The cross-task comparison (issue 7): `matrix` stages over params.yaml's `task_grid` (templating only) that read
+# the whole `tasks` section; the dense model per (task/model pair, seed), then one pruned cell per grid item.
+STAGES.add("task_dense", TaskStage)
+STAGES.add("task", TaskStage)
 STAGES.add("collect", CollectStage)
 STAGES.add("report", ReportStage)
 STAGES.add("paper", PaperStage)

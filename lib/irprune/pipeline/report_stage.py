@@ -50,7 +50,8 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
             + figures.retained_vs_sparsity(df, out, r.split, r.primary_metric, r.keep_fractions)
             + figures.cost_frontier(df, out, r.split, r.primary_metric)
             + figures.pqi(df, logs, out, r.split, r.main_method)
-            + figures.layer_sparsity(logs, out, r.main_method, r.compare_sparsity))
+            + figures.layer_sparsity(logs, out, r.main_method, r.compare_sparsity)
+            + figures.cross_task(df, out, r.split, r.keep_fractions))
     figures.remove_stale(out, figs)
     t["figures_s"] = time.perf_counter() - t0
 
@@ -58,7 +59,9 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     pruned, tests = tables.pruned_key(df, r.split, r.primary_metric, r.key_sparsities, r.sparsity_tolerance,
                                       cfg.significance, root=str(root))
     maxsp, _ = tables.max_sparsity(df, r.keep_fractions, r.split)
-    tabs = {t_.name: t_ for t_ in (tables.dense_baselines(df, r.split), pruned, maxsp, tables.comparison(df))}
+    cross, _ = tables.cross_task(df, r.keep_fractions, r.split)
+    tabs = {t_.name: t_ for t_ in (tables.dense_baselines(df, r.split), pruned, maxsp, tables.comparison(df),
+                                    cross)}
     gen = root / generated_dir
     tables.write_tables(tabs.values(), gen)
     atomic_write_text(gen / "tables.md", "\n".join(t_.markdown() for t_ in tabs.values()))

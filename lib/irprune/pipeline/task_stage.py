@@ -1,8 +1,10 @@
-"""Cross-task stage (issue 7): the dense model and the pruned cells of classification and translation.
+"""Cross-task stages (issue 7): the dense model and the pruned cells of classification and translation.
 
-One stage item = one cell (task, model, method, target sparsity, seed).  ``method: dense`` trains the dense model,
-saves its weights (needed by ``gmp`` and by ``prune_at: dense``) and writes its cell; every other method runs
-:func:`irprune.tasks.cell.run_cell`.  Each cell writes
+``dvc.yaml`` runs two ``matrix`` stages over ``params.yaml``'s ``task_grid``: ``task_dense@<pair>-<seed>`` trains
+the dense model of a task/model *pair* (``classification-embedding_bag``: task and model joined by ``-``, one
+scalar axis so that stage names stay readable and only valid pairs exist) and saves its weights (needed by ``gmp``
+and by ``prune_at: dense``); ``task@<pair>-<method>-<sparsity>-<seed>`` runs one pruned cell through
+:func:`irprune.tasks.cell.run_cell`.  Both read the whole ``tasks:`` section.  Each cell writes
 
 * the results-table cell (exactly :data:`irprune.report.results.COLUMNS`) to :func:`cell_path`, and
 * the full flat record (adds ``compression``, ``achieved_compression``, ``compression_ratio``, ``flop_sparsity``,
@@ -11,6 +13,7 @@ saves its weights (needed by ``gmp`` and by ``prune_at: dense``) and writes its 
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Any, Optional
 
@@ -46,22 +49,66 @@ class TaskStage:
     tasks: TasksConfig = param(TasksConfig)
 
 
+PAIR_SEP = "-"
+
+
+def pair_name(task: str, model: str) -> str:
+    """``classification``, ``embedding_bag`` -> ``classification-embedding_bag`` (the grid's pair axis)."""
+    return f"{task}{PAIR_SEP}{model}"
+
+
+def split_pair(pair: str) -> tuple[str, str]:
+    """``classification-embedding_bag`` -> (``classification``, ``embedding_bag``); the task must be registered
+    and the model one that task builds."""
+    from ..tasks.registry import TASKS
+
+    task, sep, model = str(pair).partition(PAIR_SEP)
+    if not sep or not model or task not in TASKS:
+        raise ConfigError(f"task/model pair {pair!r} is not <task>{PAIR_SEP}<model> with a task among "
+                          f"{', '.join(TASKS.names())} (e.g. classification{PAIR_SEP}embedding_bag); "
+                          "fix params.yaml task_grid.pairs")
+    allowed = TASK_MODELS[task]
+    if model not in allowed:
+        raise ConfigError(f"task/model pair {pair!r}: task {task!r} has models {', '.join(allowed)}; fix "
+                          "params.yaml task_grid.pairs")
+    return task, model
+
+
+def _model_names(cfg_cls: type) -> tuple[str, ...]:
+    """The names a task config's ``models: tuple[Literal[...], ...]`` field allows."""
+    hint = typing.get_type_hints(cfg_cls)["models"]
+    return tuple(typing.get_args(typing.get_args(hint)[0]))
+
+
+#: task -> the models its bundle can build (read from the ``Literal`` of ``tasks.<task>.models``)
+TASK_MODELS: dict[str, tuple[str, ...]] = {"classification": _model_names(ClassificationTaskConfig),
+                                           "translation": _model_names(TranslationTaskConfig)}
+
+
 def _tag(sparsity: float) -> str:
-    return f"{sparsity:g}"
+    """The sparsity as DVC's templating writes ``${item.sparsity}`` (``str`` of the float; dense: ``0``)."""
+    return "0" if float(sparsity) == 0.0 else str(float(sparsity))
+
+
+def cell_id(task: str, model: str, method: str, sparsity: float, seed: int) -> str:
+    """``<task>-<model>-<method>-<sparsity>-<seed>``: the ``task`` stage's item, and the cell's file stem."""
+    return f"{pair_name(task, model)}-{method}-{_tag(sparsity)}-{int(seed)}"
 
 
 def cell_path(task: str, model: str, method: str, sparsity: float, seed: int) -> Path:
-    """Results-table cell of one cross-task cell."""
-    return METRICS_DIR / "cells" / task / f"{model}-{method}-{_tag(sparsity)}-seed{seed}.json"
+    """Results-table cell of one cross-task cell (``metrics/cells/tasks/<cell_id>.json``, collected by the
+    ``metrics/cells/**/*.json`` glob)."""
+    return METRICS_DIR / "cells" / "tasks" / f"{cell_id(task, model, method, sparsity, seed)}.json"
 
 
 def record_path(task: str, model: str, method: str, sparsity: float, seed: int) -> Path:
     """Full flat record (schema cell + compression, FLOP sparsity, data description, timings)."""
-    return METRICS_DIR / "task_records" / task / f"{model}-{method}-{_tag(sparsity)}-seed{seed}.json"
+    return METRICS_DIR / "task_records" / f"{cell_id(task, model, method, sparsity, seed)}.json"
 
 
 def dense_weights_path(task: str, model: str, seed: int) -> Path:
-    return MODELS_DIR / "tasks" / f"{task}-{model}-seed{seed}.safetensors"
+    """The dense model's plain state_dict (``models/tasks/<pair>-seed<seed>.safetensors``)."""
+    return MODELS_DIR / "tasks" / f"{pair_name(task, model)}-seed{int(seed)}.safetensors"
 
 
 def load_task_stage(params_path: str | Path = "params.yaml") -> TaskStage:
@@ -82,6 +129,7 @@ def _load_dense(path: Path) -> dict[str, torch.Tensor]:
 def run(cfg: TaskStage, task: str, model: str, method: str, sparsity: float, seed: int) -> CellResult:
     """Run one cell and write its files; returns the result (the notebook shows its record)."""
     tcfg = cfg.tasks
+    sparsity, seed = float(sparsity), int(seed)
     if tcfg.num_threads is not None:
         torch.set_num_threads(tcfg.num_threads)
     TASK_METHODS.get(method)
@@ -101,4 +149,11 @@ def run(cfg: TaskStage, task: str, model: str, method: str, sparsity: float, see
     return result
 
 
-__all__ = ["TasksConfig", "TaskStage", "cell_path", "record_path", "dense_weights_path", "load_task_stage", "run"]
+def run_pair(cfg: TaskStage, pair: str, method: str, sparsity: float, seed: int) -> CellResult:
+    """:func:`run` for a grid item (``pair`` = ``<task>-<model>``), as the notebooks call it."""
+    task, model = split_pair(pair)
+    return run(cfg, task, model, method, sparsity, seed)
+
+
+__all__ = ["TasksConfig", "TaskStage", "TASK_MODELS", "pair_name", "split_pair", "cell_id", "cell_path",
+           "record_path", "dense_weights_path", "load_task_stage", "run", "run_pair"]

@@ -153,3 +153,46 @@ def significance_vs_dense(df: Any, cell_keys: Iterable[tuple[str, str, float]], 
         return {}
     adj, rej = holm({k: c.p_value for k, c in raw.items()}, alpha=cfg.alpha)
     return {k: Test(c.p_value, adj[k], rej[k], c.mean_diff, c.n) for k, c in raw.items()}
+
+
+def task_keeping(df: Any, keep: float, split: str = "test") -> dict[tuple[str, str], Keep]:
+    """:func:`max_sparsity_keeping` for every task of the table: (task, model) -> the highest achieved sparsity
+    keeping ``keep`` of the model's dense primary metric.  The study's rankers are always listed (``not run``
+    without rows); a classification or translation model is listed when it has rows."""
+    from .results import TASKS
+
+    sub = df[df["split"] == split]
+    out: dict[tuple[str, str], Keep] = {}
+    for task in TASKS:
+        models = palette.STUDY_MODELS if task == "ranking" else ()
+        for model, k in max_sparsity_keeping(sub, keep, by="model", task=task, models=models).items():
+            out[(task, model)] = k
+    return out
+
+
+def best_keeping(keeps: dict[tuple[str, str], Keep], task: str) -> tuple[str | None, Keep]:
+    """The model of ``task`` reaching the highest sparsity in ``keeps`` (:func:`task_keeping`) and its
+    :class:`Keep`; ``none`` when models ran but none keeps the share, ``not run`` when none ran."""
+    mine = {m: k for (t, m), k in keeps.items() if t == task}
+    ok = {m: k for m, k in mine.items() if k.status == "ok"}
+    if ok:
+        model = max(sorted(ok), key=lambda m: ok[m].achieved_sparsity)  # ties: first in name order
+        return model, ok[model]
+    if any(k.status == "none" for k in mine.values()):
+        return None, Keep("none")
+    return None, Keep("not run")
+
+
+def best_retained_at(df: Any, sparsity: float, tol: float, split: str = "test", task: str = "ranking",
+                     value: str = "primary_value") -> dict[str, Any]:
+    """model -> the seed-mean cell (best method) of ``task`` retaining the largest share of its dense ``value``
+    at ``sparsity`` (:func:`at_sparsity`); models without such a cell are absent."""
+    sub = df[(df["split"] == split) & (df["task"] == task) & df[value].notna()]
+    cells = with_retained(mean_cells(sub, value=value))
+    pruned = cells[~cells["method"].isin(palette.REFERENCE_METHODS) & cells["retained"].notna()]
+    out: dict[str, Any] = {}
+    for model in sorted(set(pruned["model"])):
+        hit = at_sparsity(pruned[pruned["model"] == model], sparsity, tol)
+        if not hit.empty:
+            out[model] = hit.sort_values(["retained", "method"], ascending=[False, True]).iloc[0]
+    return out

@@ -16,7 +16,10 @@ import numpy as np
 from . import palette
 from .analysis import mean_cells, with_retained
 
-FIGURE_NAMES = ("effectiveness_vs_sparsity", "retained_vs_sparsity", "cost_frontier", "pqi", "layer_sparsity")
+FIGURE_NAMES = ("effectiveness_vs_sparsity", "retained_vs_sparsity", "cost_frontier", "pqi", "layer_sparsity",
+                "cross_task")
+TASK_LABELS = {"ranking": "Passage ranking", "classification": "Text classification", "translation": "Translation"}
+_MODEL_DASHES = ("-", "--", "-.", ":")
 METRIC_LABELS = {"mrr@10": "MRR@10", "ndcg@10": "nDCG@10", "map": "MAP", "recall@10": "Recall@10",
                  "recall@100": "Recall@100", "recall@1000": "Recall@1000", "accuracy": "Accuracy",
                  "macro_f1": "Macro-F1", "bleu": "BLEU"}
@@ -335,6 +338,54 @@ def layer_sparsity(logs: list[dict[str, Any]], out_dir: Path, main_method: str =
         ax.grid(axis="x", visible=False)
     fig.tight_layout()
     return _save(fig, out_dir, "layer_sparsity")
+
+
+def cross_task(df: Any, out_dir: Path, split: str = "test", keep_fractions: Iterable[float] = (0.95, 0.9),
+               tasks: Iterable[str] = ("ranking", "classification", "translation")) -> list[Path]:
+    """The cross-task comparison: percentage of the dense primary metric retained (MRR@10, accuracy, BLEU: each
+    row's ``primary_metric``) against achieved sparsity, one panel per task (the rankers included), colour and
+    marker per method (:mod:`.palette`), dash per model (named in the panel's own key).  Drawn only when a
+    classification or translation cell has a dense reference; a task without such cells says "not run"."""
+    sub = df[(df["split"] == split) & df["primary_value"].notna()]
+    cells = with_retained(mean_cells(sub))
+    pruned = cells[~cells["method"].isin(palette.REFERENCE_METHODS) & cells["retained"].notna()]
+    tasks = list(tasks)
+    if not (pruned["task"] != "ranking").any():
+        return []
+    plt = _plt()
+    fig, axes = _panels(plt, len(tasks), height=2.6)
+    from matplotlib.lines import Line2D
+
+    for ax, task in zip(axes, tasks):
+        tc = pruned[pruned["task"] == task]
+        metrics = sorted(set(tc["primary_metric"]))
+        ax.set_title(TASK_LABELS.get(task, task))
+        keys = []
+        for i, model in enumerate(palette.model_order(set(tc["model"]))):
+            dash = _MODEL_DASHES[i % len(_MODEL_DASHES)]
+            mc = tc[tc["model"] == model]
+            for method in palette.method_order(set(mc["method"])):
+                st = palette.method_style(method)
+                g = mc[mc["method"] == method].sort_values("achieved_sparsity")
+                ax.plot(g["achieved_sparsity"] * 100, g["retained"] * 100, color=st.color, marker=st.marker,
+                        linestyle=dash, markersize=3.5, linewidth=1.1, label=st.label)
+            keys.append(Line2D([], [], color="black", linestyle=dash, linewidth=1, label=palette.model_label(model)))
+        for k in keep_fractions:
+            ax.axhline(100 * k, color=palette.GREY, linestyle=(0, (4, 2)), linewidth=0.8)
+        if tc.empty:
+            ax.set_ylim(0, 105)
+            ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", va="center", fontsize=9,
+                    color=palette.GREY, bbox={"facecolor": "white", "edgecolor": "none"})
+        elif len(keys) > 1:
+            ax.add_artist(ax.legend(handles=keys, loc="lower left", frameon=False, fontsize=6, handlelength=2.5))
+        else:
+            ax.set_title(f"{TASK_LABELS.get(task, task)}\n({keys[0].get_label()})")
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("Sparsity (%)")
+        label = "/".join(METRIC_LABELS.get(m, m) for m in metrics) or "primary metric"
+        ax.set_ylabel(f"% of dense {label}")
+    _legend(fig, axes)
+    return _save(fig, out_dir, "cross_task")
 
 
 def remove_stale(out_dir: Path, written: Iterable[Path]) -> None:

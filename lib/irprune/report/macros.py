@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from . import palette, published
-from .analysis import Keep, at_sparsity, max_sparsity_keeping, mean_cells, with_retained
+from .analysis import Keep, best_keeping, best_retained_at, max_sparsity_keeping, mean_cells, task_keeping, \
+    with_retained
 from .tables import NOT_RUN, TEST_NAMES, latex_escape
 
 _ONES = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Eleven", "Twelve",
@@ -247,12 +248,8 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
     # --- question 2: comparison with published vision / NLP results at compare_sparsity
     s = cfg.compare_sparsity
     M.add("CompareSparsity", f"{100 * s:g}\\%")
-    best_per_model = {}
-    if have_pruned:
-        for m in models:
-            hit = at_sparsity(pruned[(pruned["model"] == m) & pruned["retained"].notna()], s, cfg.sparsity_tolerance)
-            if not hit.empty:
-                best_per_model[m] = hit.sort_values("retained", ascending=False).iloc[0]
+    best_per_model = best_retained_at(df, s, cfg.sparsity_tolerance, split, "ranking", value=metric) \
+        if have_pruned else {}
     vis, nlp = published.best_retained(s, "vision"), published.best_retained(s, "NLP")
     M.add("VisionRetained", pct(vis.retained) if vis else NOT_RUN)
     M.text("VisionMethod", vis.method if vis else NOT_RUN)
@@ -279,7 +276,58 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
             M.add(name, NOT_RUN)
         M.flag("IRAboveVision", False)
         M.flag("IRAboveNLP", False)
+    _cross_task(M, df, cfg, best_per_model)
     return M
+
+
+_TASK_STEMS = {"ranking": "Ranking", "classification": "Classification", "translation": "Translation"}
+
+
+def _cross_task(M: Macros, df: Any, cfg: Any, ir_best: Mapping[str, Any]) -> None:
+    """Macros of the cross-task comparison (research question 2 beyond the published rankers' peers): per task,
+    the highest sparsity keeping ``cfg.question_keep`` of dense and the share kept at ``cfg.compare_sparsity``
+    (best model and method), the vision reference at the same share, and booleans comparing the rankers."""
+    split, s, tol = cfg.split, cfg.compare_sparsity, cfg.sparsity_tolerance
+    keeps = task_keeping(df, cfg.question_keep, split)
+    found: dict[str, Keep] = {}
+    for task, stem in _TASK_STEMS.items():
+        model, k = best_keeping(keeps, task)
+        found[task] = k
+        M.add(f"{stem}KeepSparsity", pct(k.achieved_sparsity) if k.status == "ok" else
+              ("none" if k.status == "none" else NOT_RUN))
+        M.text(f"{stem}KeepModel", palette.model_label(model) if model else NOT_RUN)
+        M.text(f"{stem}KeepMethod", palette.method_label(k.method) if k.method else NOT_RUN)
+        M.flag(f"{stem}KeepFound", k.status == "ok")
+        M.flag(f"{stem}KeepAnswered", k.status != "not run")
+        if task == "ranking":
+            continue
+        best = best_retained_at(df, s, tol, split, task)
+        ran = ((df["task"] == task) & (df["split"] == split) & (df["method"] == "dense")).any()
+        M.flag(f"Have{stem}", bool(ran))
+        M.flag(f"Have{stem}Compare", bool(best))
+        if best:
+            top = max(sorted(best), key=lambda m: float(best[m]["retained"]))
+            ret = float(best[top]["retained"])
+            M.add(f"{stem}Retained", pct(ret))
+            M.text(f"{stem}RetainedModel", palette.model_label(top))
+            M.text(f"{stem}RetainedMethod", palette.method_label(str(best[top]["method"])))
+        else:
+            ret = None
+            for name in ("Retained", "RetainedModel", "RetainedMethod"):
+                M.add(f"{stem}{name}", NOT_RUN)
+        ir = max((float(r["retained"]) for r in ir_best.values()), default=None)
+        M.flag(f"IRAbove{stem}", ir is not None and ret is not None and ir >= ret)
+        a, b = found["ranking"], found[task]
+        # the rankers reach at least the task's sparsity at the same share (both found, or the task none)
+        M.flag(f"IRSparserThan{stem}", a.status == "ok" and (b.status == "none" or (
+            b.status == "ok" and a.achieved_sparsity >= b.achieved_sparsity - tol)))
+    M.flag("HaveTasks", any(M.flags[f"Have{_TASK_STEMS[t]}"] for t in ("classification", "translation")))
+    vis = published.max_sparsity_keeping(cfg.question_keep, "vision")
+    best_vis = max((p for p in vis.values() if p is not None), key=lambda p: p.sparsity, default=None)
+    M.add("VisionKeepSparsity", pct(best_vis.sparsity, 0) if best_vis else "none")
+    M.text("VisionKeepMethod", best_vis.method if best_vis else NOT_RUN)
+    M.flag("IRSparserThanVision", found["ranking"].status == "ok" and best_vis is not None
+           and found["ranking"].achieved_sparsity >= best_vis.sparsity - tol)
 
 
 def _join(items: list[str]) -> str:

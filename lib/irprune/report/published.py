@@ -71,3 +71,24 @@ def best_retained(sparsity: float, domain: str) -> Published | None:
     """The published result of ``domain`` retaining most of its dense value at ``sparsity``."""
     hits = at_sparsity(sparsity, domain)
     return max(hits, key=lambda p: p.retained) if hits else None
+
+
+def series() -> dict[tuple[str, str, str, str], list[Published]]:
+    """Published results grouped by (key, model, task, method), each sorted by sparsity."""
+    out: dict[tuple[str, str, str, str], list[Published]] = {}
+    for p in PUBLISHED:
+        out.setdefault((p.key, p.model, p.task, p.method), []).append(p)
+    return {k: sorted(v, key=lambda p: p.sparsity) for k, v in out.items()}
+
+
+def max_sparsity_keeping(keep: float, domain: str | None = None) -> dict[tuple[str, str, str, str],
+                                                                        Published | None]:
+    """Per published series (:func:`series`, optionally of one ``domain``): the result of highest sparsity that
+    keeps at least ``keep`` of its dense value, among the sparsities the authors report (None: none does)."""
+    out: dict[tuple[str, str, str, str], Published | None] = {}
+    for k, ps in series().items():
+        if domain is not None and ps[0].domain != domain:
+            continue
+        ok = [p for p in ps if p.retained >= keep - 1e-12]
+        out[k] = max(ok, key=lambda p: p.sparsity) if ok else None
+    return out

@@ -19,6 +19,11 @@ rendered from them):
   query-document pair, or one example), ``size_dense_bytes size_sparse_bytes``, ``latency_ms_per_query``,
   ``wall_time_s`` (the stage's time), ``pqi`` (PQ Index of the kept weights; Diao et al. 2023);
 * ``per_query_path``: JSON of per-query scores for significance tests (:func:`load_per_query`).
+
+The table adds :data:`DERIVED_COLUMNS`, computed by :func:`derived_columns` for every row (never written in a
+cell file): ``compression`` = ``-log10(1 - achieved_sparsity)``, the GraSP/SynFlow (and seed report) notation
+(:mod:`irprune.pruning.sparsity`; null when nothing is kept), and ``flop_sparsity`` = ``1 - flops_sparse /
+flops_dense``, the fraction of multiply-adds sparse execution skips (null without FLOP counts).
 """
 
 from __future__ import annotations
@@ -56,6 +61,10 @@ SCHEMA: dict[str, tuple[str, bool]] = {
     "per_query_path": ("str", False),
 }
 COLUMNS: tuple[str, ...] = tuple(SCHEMA)
+#: Columns the table adds to every row (:func:`derived_columns`); cell files never hold them.
+DERIVED_COLUMNS: tuple[str, ...] = ("compression", "flop_sparsity")
+#: The tidy table's columns: a cell's, then the derived ones.
+TABLE_COLUMNS: tuple[str, ...] = COLUMNS + DERIVED_COLUMNS
 
 _KIND_HELP = {"str": "a non-empty string", "int": "an integer", "frac": "a number in [0, 1]",
               "float": "a finite number", "metric": "a number (or null)", "nnint": "an integer >= 0 (or null)",
@@ -134,7 +143,24 @@ def validate_cell(cell: Any, path: Any = "<cell>") -> dict[str, Any]:
     for a, b in (("nonzero_params", "total_params"), ("prunable_params", "total_params")):
         if out[a] is not None and out[b] is not None and out[a] > out[b]:
             raise _bad(path, a, out[a], f"exceeds {b} = {out[b]}", f"count {a} within the model's {b}")
+    fd, fs = out["flops_dense"], out["flops_sparse"]
+    if fd is not None and fs is not None and fs > fd * (1 + 1e-9):
+        raise _bad(path, "flops_sparse", fs, f"exceeds flops_dense = {fd}",
+                   "sparse execution skips multiply-adds, never adds them: count both for the same input")
     return out
+
+
+def derived_columns(cell: Mapping[str, Any]) -> dict[str, float | None]:
+    """:data:`DERIVED_COLUMNS` of a validated cell: ``compression = -log10(density)`` with ``density = 1 -
+    achieved_sparsity`` (null at density 0) and ``flop_sparsity = 1 - flops_sparse / flops_dense`` (null without
+    both counts or with zero dense FLOPs).  The conversions are :mod:`irprune.pruning.sparsity`'s."""
+    from ..pruning.sparsity import compression_from_density
+
+    density = 1.0 - float(cell["achieved_sparsity"])
+    compression = compression_from_density(density) + 0.0 if density > 0 else None   # + 0.0: no "-0.0"
+    fd, fs = cell.get("flops_dense"), cell.get("flops_sparse")
+    flop = 1.0 - float(fs) / float(fd) if fd is not None and fs is not None and float(fd) > 0 else None
+    return {"compression": compression, "flop_sparsity": flop}
 
 
 def make_cell(**fields: Any) -> dict[str, Any]:
@@ -209,7 +235,8 @@ def cell_files(patterns: Iterable[str], root: str | Path = ".") -> list[Path]:
 
 def collect(cell_paths: Iterable[str | Path], bm25_metrics: str | Path | None = None,
             bm25_per_query: str | Path | None = None) -> "Any":
-    """The tidy table (a pandas DataFrame with :data:`COLUMNS`) from cell files and the BM25 metrics.
+    """The tidy table (a pandas DataFrame with :data:`TABLE_COLUMNS`: every cell column plus the derived ones)
+    from cell files and the BM25 metrics.
 
     Two cells with the same key (:data:`KEY`) are an error naming both files.
     """
@@ -230,11 +257,11 @@ def collect(cell_paths: Iterable[str | Path], bm25_metrics: str | Path | None = 
                                       fix="each (task, model, method, target_sparsity, seed, split) has one file; "
                                           "delete the stale one")
             origin[key] = src
-            rows.append(cell)
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
+            rows.append({**cell, **derived_columns(cell)})
+    df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     for c in ("seed",) + INT_COSTS:
         df[c] = df[c].astype("Int64")
-    for c in METRICS + FLOAT_COSTS + ("target_sparsity", "achieved_sparsity", "primary_value"):
+    for c in METRICS + FLOAT_COSTS + DERIVED_COLUMNS + ("target_sparsity", "achieved_sparsity", "primary_value"):
         df[c] = df[c].astype("float64")
     return df.sort_values(list(KEY), kind="stable").reset_index(drop=True)
 
@@ -257,7 +284,7 @@ def read_table(csv_path: str | Path) -> "Any":
     if not csv_path.is_file():
         raise DataFormatError("results table not found", path=csv_path, fix="run the collect stage (dvc repro collect)")
     df = pd.read_csv(csv_path, keep_default_na=True)
-    missing = [c for c in COLUMNS if c not in df.columns]
+    missing = [c for c in TABLE_COLUMNS if c not in df.columns]
     if missing:
         raise DataFormatError(f"missing column(s) {', '.join(missing)}", path=csv_path, line=1,
                               fix="re-run the collect stage to rewrite the table in the current schema")
@@ -320,7 +347,8 @@ def load_per_query(path: str | Path, metric: str, split: str) -> dict[str, float
     return {str(q): float(v) for q, v in data[metric].items()}
 
 
-__all__ = ["TASKS", "METRICS", "RANKING_METRICS", "COLUMNS", "SCHEMA", "KEY", "validate_cell", "make_cell",
+__all__ = ["TASKS", "METRICS", "RANKING_METRICS", "COLUMNS", "DERIVED_COLUMNS", "TABLE_COLUMNS", "SCHEMA", "KEY",
+           "validate_cell", "make_cell", "derived_columns",
            "write_cell", "read_cell", "cost_columns", "bm25_rows", "cell_files", "collect", "write_table",
            "read_table", "summary",
            "sparsity_curves", "load_per_query"]

@@ -16,8 +16,8 @@ from typing import Any, Iterable, Sequence
 from ..significance import SignificanceConfig
 from . import palette, published
 from .analysis import Keep, Test, at_sparsity, max_sparsity_keeping, mean_cells, significance_vs_dense, \
-    with_retained
-from .figures import METRIC_LABELS
+    task_keeping, with_retained
+from .figures import METRIC_LABELS, TASK_LABELS
 
 NOT_RUN = "not run"
 TEST_NAMES = {"t-test": "paired t-test", "randomization": "paired randomization test",
@@ -232,6 +232,53 @@ def comparison(df: Any, sparsities: Sequence[float] = (0.8, 0.9, 0.95, 0.97), sp
                  "Published pruning results (as published) and this study's rankers (best method per model) at "
                  "matching sparsities. Retained = sparse / dense.", "tab:comparison", "llllrrrrl",
                  group_rows=(n_pub - 1,))
+
+
+def cross_task(df: Any, keeps: Sequence[float] = (0.95, 0.9), split: str = "test"
+               ) -> tuple[Table, dict[float, dict[tuple[str, str], Keep]]]:
+    """The cross-task comparison: for each ranker and each classification/translation model, the highest achieved
+    sparsity (and the method reaching it) that keeps ``keeps`` of its dense primary metric
+    (:func:`irprune.report.analysis.task_keeping`), then the published series (:mod:`.published`) at the
+    sparsities their authors report.  A task without rows reads "not run"."""
+    by_task = {k: task_keeping(df, k, split) for k in keeps}
+    sub = df[(df["split"] == split) & (df["method"] == "dense")]
+
+    def show(k: Keep | None) -> str:
+        if k is None or k.status == "not run":
+            return NOT_RUN
+        if k.status == "none":
+            return "none"
+        return f"{pct(k.achieved_sparsity)} ({palette.method_label(k.method)})"
+
+    rows, groups = [], []
+    for task in ("ranking", "classification", "translation"):
+        models = [m for t, m in by_task[keeps[0]] if t == task]
+        if not models:
+            rows.append((TASK_LABELS[task], NOT_RUN, "", "") + (NOT_RUN,) * len(keeps) + ("",))
+        for i, model in enumerate(palette.model_order(set(models))):
+            d = sub[(sub["task"] == task) & (sub["model"] == model)]
+            metric = str(d["primary_metric"].iloc[0]) if not d.empty else ""
+            dense = "" if d.empty else f"{float(d['primary_value'].mean()):.{1 if metric == 'bleu' else 3}f}"
+            rows.append((TASK_LABELS[task] if i == 0 else "", palette.model_label(model),
+                         METRIC_LABELS.get(metric, metric), dense or NOT_RUN)
+                        + tuple(show(by_task[k].get((task, model))) for k in keeps) + ("this study",))
+        groups.append(len(rows) - 1)
+    pub = {k: published.max_sparsity_keeping(k) for k in keeps}
+    for i, (key, model, data, method) in enumerate(pub[keeps[0]]):
+        first = published.series()[(key, model, data, method)][0]
+
+        def pshow(p: published.Published | None) -> str:
+            return "none reported" if p is None else f"{pct(p.sparsity, 0)} ({pct(p.retained)})"
+
+        rows.append((f"{data} ({first.domain})", f"{model}, {method}", first.metric, f"{first.dense:.2f}")
+                    + tuple(pshow(pub[k][(key, model, data, method)]) for k in keeps) + (Cite(key),))
+    header = ("Task", "Model", "Metric", "Dense") + tuple(f"keeps ≥ {100 * k:g}%" for k in keeps) + ("Source",)
+    caption = ("Cross-task comparison: the highest achieved sparsity at which a model keeps the given share of its "
+               f"dense primary metric ({split} split, mean over seeds; best method in parentheses), among the "
+               "sparsities run; published results (as published) among the sparsities their authors report, with "
+               "the share kept in parentheses. none: no sparsity run keeps it.")
+    return (Table("cross_task", header, tuple(rows), caption, "tab:crosstask",
+                  "lllr" + "r" * len(keeps) + "l", tuple(groups)), by_task)
 
 
 def write_tables(tables: Iterable[Table], out_dir: Any) -> list[Any]:
