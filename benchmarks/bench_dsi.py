@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         res = dsi_stage.run(cfg, checkpoint_dir=Path(tmp) / "ckpt", run_dir=Path(tmp) / "runs",
-                            metrics_path=Path(tmp) / "metrics.json")
+                            metrics_path=Path(tmp) / "metrics.json", cell_dir=Path(tmp) / "cells")
     wall = time.perf_counter() - t0
     m = res.metrics
     print(f"documents {m['n_docs']} ({m['id_scheme']} ids, max length {m['id_max_len']}), retrieval pairs "

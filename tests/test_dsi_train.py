@@ -137,7 +137,7 @@ def test_stage_writes_runs_metrics_and_checkpoint(tmp_path) -> None:
                 "retrieve": {"beam_size": 10}},
         "evaluation": {"metrics": ["ndcg@10"], "relevance_level": 2}})
     res = dsi_stage.run(cfg, dataset_dir=tmp_path / "ds", checkpoint_dir=tmp_path / "ckpt",
-                        run_dir=tmp_path / "runs", metrics_path=tmp_path / "m.json")
+                        run_dir=tmp_path / "runs", metrics_path=tmp_path / "m.json", cell_dir=tmp_path / "cells")
     metrics = json.loads((tmp_path / "m.json").read_text())
     for key in ("mrr@10", "hits@1", "hits@10", "map", "recall@10", "recall@100", "ndcg@10", "train_s", "params",
                 "dev_hits@10", "bm25_subset_map"):

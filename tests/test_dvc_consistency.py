@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 import pytest
@@ -241,3 +242,37 @@ def test_every_overlay_applies_and_validates_every_stage(tmp_path, overlay):
     shutil.copy(ROOT / "params.yaml", path)
     merged = apply_overlay(ROOT / "configs" / overlay, path)
     assert load_params(path) == merged
+
+
+def test_dsi_grid_axes_outs_and_collect_globs_match_the_code():
+    """dsi_prune's matrix comes from params.yaml's dsi_grid with valid methods and sparsities; its templated outs
+    are dsi_prune_stage's cell folders (also under the full overlay); collect gathers their cell files and the
+    dense DSI's, and collect/report depend on the DSI outputs."""
+    from irprune.config import load_params
+    from irprune.dsi.prune import DSI_METHODS
+    from irprune.overlay import deep_merge
+    from irprune.pipeline import dsi_prune_stage, dsi_stage
+
+    raw = _raw_stages()
+    assert raw["dsi_prune"]["matrix"] == {"method": "${dsi_grid.methods}", "sparsity": "${dsi_grid.sparsities}",
+                                          "seed": "${dsi_grid.seeds}"}
+    assert "models/dsi" in raw["dsi_prune"]["deps"] and "models/dsi" in raw["dsi"]["outs"]
+    assert str(dsi_stage.CELL_DIR) in {next(iter(o)) for o in raw["dsi"]["outs"] if isinstance(o, dict)}
+    full = deep_merge(load_params(ROOT / "params.yaml"), load_params(ROOT / "configs" / "dsi-full.yaml"))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for grid in (params["dsi_grid"], full["dsi_grid"]):
+        assert grid["methods"] and set(grid["methods"]) <= set(DSI_METHODS.names())
+        assert all(0.0 < s < 1.0 for s in grid["sparsities"])
+        for m in grid["methods"]:
+            for s in grid["sparsities"]:
+                for seed in grid["seeds"]:
+                    out = raw["dsi_prune"]["outs"][0]
+                    for k, v in {"method": m, "sparsity": s, "seed": seed}.items():
+                        out = out.replace(f"${{item.{k}}}", str(v))
+                    assert out == str(dsi_prune_stage.cell_dir(m, s, seed))
+    assert set(full["dsi_grid"]["sparsities"]) >= {0.1, 0.3, 0.5, 0.9, 0.95} and full["dsi_grid"]["seeds"] == [0, 1, 2]
+    globs = params["collect"]["cell_globs"]
+    for path in (dsi_prune_stage.cell_dir("gmp", 0.5, 0) / "cell.test.json", dsi_stage.CELL_DIR / "dense.test.json"):
+        assert any(fnmatch.fnmatch(str(path), g.replace("**/", "*")) for g in globs), path
+    assert "runs/dsi_prune" in raw["collect"]["deps"]
+    assert {"runs/dsi_prune", "metrics/dsi.json"} <= set(raw["report"]["deps"])

@@ -44,6 +44,13 @@ TINY_TASKS = {"classification": {"models": ["embedding_bag"], "synthetic": {"n_t
               "pruning": {"gmp_updates": 2}}
 TINY_TASK_GRID = {"pairs": ["classification-embedding_bag", "translation-seq2seq"], "methods": ["gmp"],
                   "sparsities": [0.5], "seeds": [0]}
+# DSI on 60 documents, a one-layer T5 of width 16, a few steps, and one GMP cell (the wiring, not effectiveness).
+TINY_DSI = {"n_docs": 60, "model": {"d_model": 16, "d_kv": 8, "d_ff": 32, "num_layers": 1, "num_decoder_layers": 1,
+                                    "num_heads": 2},
+            "ids": {"k": 4, "c": 10},
+            "train": {"steps": 6, "batch_size": 8, "eval_every": 3, "eval_queries": 5, "warmup_steps": 1},
+            "retrieve": {"beam_size": 10}, "prune": {"recovery_steps": 4, "gmp_updates": 2}}
+TINY_DSI_GRID = {"methods": ["gmp"], "sparsities": [0.5], "seeds": [0]}
 HAVE_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
 
 
@@ -91,6 +98,8 @@ def project(tmp_path_factory) -> Path:
     params["costs"].update(TINY_COSTS)
     _deep_update(params["tasks"], TINY_TASKS)
     params["task_grid"] = TINY_TASK_GRID
+    _deep_update(params["dsi"], TINY_DSI)
+    params["dsi_grid"] = TINY_DSI_GRID
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _dvc(dst, "config", "core.no_scm", "true")
     _dvc(dst, *(("repro",) if HAVE_LATEX else ("repro", "report")))   # without LaTeX: all but the paper
@@ -229,13 +238,38 @@ def test_the_task_stages_run_and_reach_the_table_figure_and_macros(project: Path
     assert r"\HaveTaskstrue" in (project / "report" / "generated" / "macros.tex").read_text()
 
 
+def test_the_dsi_stages_run_and_reach_the_table_figure_and_macros(project: Path):
+    import pandas as pd
+
+    from irprune.dsi.model import load_dsi
+    from irprune.pipeline import dsi_prune_stage
+
+    metrics = json.loads((project / "metrics" / "dsi.json").read_text())
+    assert metrics["n_docs"] == 60 and metrics["train_steps"] == 6 and "bm25_subset_map" in metrics
+    assert len(load_dsi(project / "models" / "dsi").docids) == 60
+    assert (project / "runs" / "dsi" / "test.trec").is_file() and (project / "logs" / "dsi.ipynb").is_file()
+    cell = project / dsi_prune_stage.cell_dir("gmp", 0.5, 0)
+    summary = json.loads((cell / "mask_summary.json").read_text())
+    assert abs(summary["achieved_sparsity"] - 0.5) < 0.01
+    assert {"encoder_sparsity", "decoder_sparsity", "pqi"} <= set(summary)
+    assert (cell / "pruning_log.json").is_file() and (project / "logs" / "dsi_prune@gmp-0.5-0.ipynb").is_file()
+    table = pd.read_csv(project / "results" / "results.csv")
+    dsi = table[table["task"] == "dsi"]
+    assert set(zip(dsi["model"], dsi["method"])) == {("dsi", "dense"), ("bm25", "bm25"), ("dsi", "gmp")}
+    assert (project / "figures" / "dsi_sparsity.png").is_file()
+    macros = (project / "report" / "generated" / "macros.tex").read_text()
+    assert r"\HaveDsitrue" in macros and r"\HaveDsiPrunedtrue" in macros
+    assert "DSI (dense)" in (project / "report" / "generated" / "dsi.md").read_text()
+
+
 @pytest.mark.skipif(not HAVE_LATEX, reason="latexmk/pdflatex not installed (make latex installs them)")
 def test_the_paper_is_built_with_its_sections(project: Path):
     pdf = project / "report" / "paper.pdf"
     assert pdf.is_file()
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
-        for section in ("Introduction", "Setup", "Results", "Other tasks under the same pruning"):
+        for section in ("Introduction", "Setup", "Results", "Other tasks under the same pruning",
+                        "Generative retrieval: DSI"):
             assert section in text, section
         assert "Text classification" in text and "has not been run" not in text
 

@@ -164,3 +164,48 @@ def test_fake_task_grid_is_valid_and_in_the_task_stage_layout(tmp_path: Path):
     df = collect(files)
     assert set(df["task"]) == {"classification", "translation"}
     assert (df.loc[df["task"] == "translation", "bleu"] > 1).all()   # BLEU on its own [0, 100] scale
+
+
+#: a fake DSI: dense record, BM25 over its subset, random ranking (metric -> value)
+DSI_DENSE = {"hits@1": 0.12, "hits@10": 0.39, "mrr@10": 0.2, "map": 0.11}
+DSI_BM25 = {"hits@1": 0.52, "hits@10": 0.94, "mrr@10": 0.66, "map": 0.51}
+
+
+def write_dsi(root: Path, *, dense: dict | None = None, bm25: dict | None = None,
+              methods: tuple[str, ...] = ("magnitude", "gmp"), sparsities=(0.5, 0.9), seeds=(0, 1),
+              seed: int = 2) -> list[dict]:
+    """Fake DSI stage outputs under ``root`` in the layout of the ``dsi`` / ``dsi_prune`` stages: the dense record
+    ``metrics/dsi.json``, the DSI and BM25-subset cells ``metrics/cells/dsi/*.json``, and per pruned cell
+    ``runs/dsi_prune/<cell>/{metrics,cell.test}.json``.  Returns the pruned records.  Deterministic in ``seed``."""
+    from irprune.pipeline import dsi_prune_stage
+
+    rng = np.random.default_rng(seed)
+    dense, bm25 = dense or DSI_DENSE, bm25 or DSI_BM25
+    record = {**dense, **{f"bm25_subset_{k}": v for k, v in bm25.items()}, "random_hits@1": 0.003,
+              "random_hits@10": 0.03, "n_docs": 1000, "id_scheme": "semantic", "params": 1_240_960,
+              "train_steps": 400, "selected_step": 400, "train_s": 55.2, "total_s": 80.4, "beam_size": 100,
+              "selection": "best", "selection_metric": "hits@10"}
+    (root / "metrics").mkdir(parents=True, exist_ok=True)
+    (root / "metrics" / "dsi.json").write_text(json.dumps(record))
+    common = dict(task="dsi", target_sparsity=0.0, achieved_sparsity=0.0, split="test", primary_metric="mrr@10")
+    for name, model, method, m in (("dense", "dsi", "dense", dense), ("bm25", "bm25", "bm25", bm25)):
+        write_cell(root / "metrics" / "cells" / "dsi" / f"{name}.test.json", make_cell(
+            model=model, method=method, seed=0, mrr_at_10=m["mrr@10"], map=m["map"], **common))
+    out = []
+    for method in methods:
+        for sp in sparsities:
+            for s in seeds:
+                keep = 1.0 / (1.0 + np.exp(8 * (sp - (0.8 if method == "gmp" else 0.6)) * 3))
+                vals = {k: v * (0.2 + 0.8 * keep) * rng.uniform(0.97, 1.03) for k, v in dense.items()}
+                enc, dec = sp + rng.uniform(-0.002, 0.002), sp + rng.uniform(-0.002, 0.002)
+                rec = {"method": method, "target_sparsity": sp, "seed": s, "achieved_sparsity": (enc + dec) / 2,
+                       "encoder_sparsity": enc, "decoder_sparsity": dec, "pqi": 0.1 + 0.3 * sp, **vals}
+                d = root / dsi_prune_stage.cell_dir(method, sp, s)
+                d.mkdir(parents=True, exist_ok=True)
+                (d / "metrics.json").write_text(json.dumps(rec))
+                write_cell(d / "cell.test.json", make_cell(
+                    task="dsi", model="dsi", method=method, target_sparsity=sp, achieved_sparsity=rec[
+                        "achieved_sparsity"], seed=s, split="test", primary_metric="mrr@10", mrr_at_10=vals["mrr@10"],
+                    map=vals["map"], pqi=rec["pqi"]))
+                out.append(rec)
+    return out

@@ -16,7 +16,7 @@ from irprune.report import paper
 from irprune.report.config import CollectStage, ReportStage
 
 from conftest import ROOT
-from test_report_fakegrid import write_grid, write_task_grid
+from test_report_fakegrid import write_dsi, write_grid, write_task_grid
 
 TEX = ROOT / "report" / "paper.tex"
 HW = {"cpu": "Test CPU", "cores": "2", "gpu": "none", "torch": "2.0", "python": "3.11"}
@@ -63,11 +63,12 @@ latex = pytest.mark.skipif(not HAVE_LATEX, reason="latexmk not installed; " + pa
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> tuple[Path, report_stage.ReportResult]:
     """A tiny grid (two of the three rankers, two methods, three sparsities, two seeds) plus the cross-task cells
-    of classification and translation, reported once."""
+    of classification and translation and a fake DSI (dense + two methods at two sparsities), reported once."""
     root = write_grid(tmp_path_factory.mktemp("tiny"), models={"conv_knrm": 0.5, "conformer_kernel": 0.45},
                       methods={"gmp": (0.85, 10.0), "random": (0.3, 3.0)}, sparsities=(0.5, 0.8, 0.9),
                       seeds=(0, 1), n_queries=30)
     write_task_grid(root, sparsities=(0.5, 0.9))
+    write_dsi(root)
     return root, _report(root, build_pdf=HAVE_LATEX)
 
 
@@ -98,16 +99,18 @@ def _pdf_text(root: Path) -> str:
 @latex
 def test_pdf_from_a_tiny_grid_has_sections_figures_and_tables(tiny):
     root, r = tiny
-    assert r.pdf is not None and r.pdf.is_file() and len(r.figures) == 12  # six figures, PDF + PNG
+    assert r.pdf is not None and r.pdf.is_file() and len(r.figures) == 14  # seven figures, PDF + PNG
     text = _pdf_text(root)
     for section in ("Introduction", "Setup", "Results", "Comparison with published results", "Answers",
-                    "References"):
+                    "Generative retrieval: DSI", "References"):
         assert section in text, section
-    for i in range(1, 7):
+    for i in range(1, 8):
         assert f"Figure {i}:" in text
-    for i in range(1, 6):
+    for i in range(1, 7):
         assert f"Table {i}:" in text
-    assert "Not run: the results this figure draws" not in text    # all six figures were drawn
+    assert "Not run: the results this figure draws" not in text    # all seven figures were drawn
+    assert "BM25 (same documents)" in text and "does not reach BM25" in text    # the fake DSI: MAP below BM25
+    assert "Not run: DSI" not in text and "Not run: no DSI pruning cell" not in text
     assert "Text classification" in text and "Seq2Seq" in text     # the cross-task table and prose
     assert "Other tasks under the same pruning" in text and "has not been run" not in text
     assert "monoBERT" in text and "not run" in text                # the model without rows says so
@@ -118,7 +121,8 @@ def test_pdf_from_a_tiny_grid_has_sections_figures_and_tables(tiny):
 @latex
 def test_pdf_from_bm25_alone_says_what_was_not_run(bm25_only):
     text = _pdf_text(bm25_only[0])
-    assert text.count("Not run: the results this figure draws") == 5   # all but the effectiveness figure
+    assert text.count("Not run: the results this figure draws") == 6   # all but the effectiveness figure
+    assert "Not run: DSI has not been trained" in text and "Not run: no DSI pruning cell exists yet" in text
     assert "Not answered yet" in text and "unpruned baselines only" in text
     assert "no classification or translation cell exists yet" in text
     assert "The comparison with other tasks under the same pruning (classification, translation) has not been run" \

@@ -18,7 +18,9 @@ from typing import Any, Callable, Mapping, Optional
 from .bm25 import BM25Config
 from .config import ConfigError, frozen, from_mapping, load_params, param
 from .data.config import DataConfig
+from .dsi.config import DSIStage
 from .evaluation import EvalConfig
+from .pipeline.dsi_prune_stage import DSIPruneStage
 from .pipeline.pretrain_stage import PretrainConfig
 from .pipeline.task_stage import TaskStage
 from .costs.summary import CostsConfig
@@ -158,6 +160,10 @@ class PruneStage:
 # the whole `tasks` section; the dense model per (task/model pair, seed), then one pruned cell per grid item.
 STAGES.add("task_dense", TaskStage)
 STAGES.add("task", TaskStage)
+# DSI (issue 6): the dense model on its indexed subset (`dsi`, which also reads `bm25` for BM25 over the same
+# subset), then one pruned cell per item of params.yaml's `dsi_grid` (`dsi_prune`, a matrix read by templating only).
+STAGES.add("dsi", DSIStage)
+STAGES.add("dsi_prune", DSIPruneStage)
 STAGES.add("collect", CollectStage)
 STAGES.add("report", ReportStage)
 STAGES.add("paper", PaperStage)

@@ -106,12 +106,24 @@ class DSIRetrieveConfig:
 
 @frozen
 class DSIPruneConfig:
-    """Train-prune-recover (the seed's protocol): one-shot L1 magnitude pruning, then training with masks fixed."""
+    """How a DSI pruning cell prunes: train-prune-recover (the seed's protocol: one-shot L1 magnitude pruning, then
+    training with masks fixed) or gradual magnitude pruning during that training (Zhu & Gupta 2017)."""
 
     scope: Literal["global", "layerwise"] = param("layerwise", doc="rank weights per tensor or all together")
     include_embeddings: bool = param(False, doc="also prune the (tied) token embedding / output matrix")
-    recovery_steps: int = param(300, ge=0, doc="training steps after pruning (masks fixed)")
+    recovery_steps: int = param(300, ge=0, doc="training steps after pruning (masks fixed), and GMP's span")
     recovery_lr: float = param(1e-3, gt=0, doc="learning rate of recovery training")
+    selection: Literal["last", "train"] = param("last", doc="checkpoint of recovery: last = final weights (the "
+                                                            "seed's protocol); train = dsi.train's rule on dev, "
+                                                            "from the step where the mask is final")
+    gmp_start_frac: float = param(0.0, ge=0, lt=1, doc="GMP: first mask update at this fraction of recovery_steps")
+    gmp_end_frac: float = param(0.7, gt=0, le=1, doc="GMP: last mask update (target reached) at this fraction")
+    gmp_updates: int = param(10, ge=1, doc="GMP: number of mask updates after the first")
+
+    def validate(self) -> None:
+        if self.gmp_start_frac >= self.gmp_end_frac:
+            raise ConfigError(f"params.yaml: dsi.prune.gmp_start_frac = {self.gmp_start_frac} is not before "
+                              f"gmp_end_frac = {self.gmp_end_frac}; expected start < end")
 
 
 @frozen

@@ -106,8 +106,13 @@ def dev_score(model: DSIModel, queries: Mapping[str, str], qrels: Qrels, metric:
 
 def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: tuple[Mapping[str, str], Qrels] | None
               = None, beam_size: int = 10, relevance_level: int = 1, lr: float | None = None,
-              steps: int | None = None, log: Callable[[str], None] | None = print) -> DSITrainResult:
-    """Train ``model`` in place; returns timings, the dev history and the selected step (weights restored)."""
+              steps: int | None = None, log: Callable[[str], None] | None = print,
+              after_step: Callable[[int], Any] | None = None, select_from: int = 0) -> DSITrainResult:
+    """Train ``model`` in place; returns timings, the dev history and the selected step (weights restored).
+
+    ``after_step(step)`` runs after every optimizer step (e.g. :meth:`irprune.pruning.GradualPruner.step`);
+    ``select_from``: dev evaluations of the checkpoint rule start at this step (GMP: once the mask is final, so
+    the selected weights have the target sparsity)."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -140,8 +145,10 @@ def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: t
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         sched.step()
+        if after_step is not None:
+            after_step(step)
         result.losses.append(loss.item())
-        if use_best and (step % cfg.eval_every == 0 or step == steps):
+        if use_best and step >= select_from and (step % cfg.eval_every == 0 or step == steps):
             t0 = time.perf_counter()
             assert dev is not None
             value = dev_score(model, dev[0], dev[1], cfg.metric, beam_size, relevance_level, cfg.query_max_tokens,

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..io import atomic_write_text
 from ..report import config as rc
+from ..report import dsi as dsi_report
 from ..report import figures, macros, tables
 from ..report.results import cell_files, read_table
 
@@ -42,6 +43,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     card = _json(root / card_path) or {}
     bm25 = _json(root / bm25_path) or {}
     logs = figures.load_logs(cell_files(r.pruning_log_globs, root))
+    dsi = dsi_report.load(root)
     t["read_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -51,7 +53,8 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
             + figures.cost_frontier(df, out, r.split, r.primary_metric)
             + figures.pqi(df, logs, out, r.split, r.main_method)
             + figures.layer_sparsity(logs, out, r.main_method, r.compare_sparsity)
-            + figures.cross_task(df, out, r.split, r.keep_fractions))
+            + figures.cross_task(df, out, r.split, r.keep_fractions)
+            + dsi_report.figure(dsi, out))
     figures.remove_stale(out, figs)
     t["figures_s"] = time.perf_counter() - t0
 
@@ -61,7 +64,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     maxsp, _ = tables.max_sparsity(df, r.keep_fractions, r.split)
     cross, _ = tables.cross_task(df, r.keep_fractions, r.split)
     tabs = {t_.name: t_ for t_ in (tables.dense_baselines(df, r.split), pruned, maxsp, tables.comparison(df),
-                                    cross)}
+                                    cross, dsi_report.table(dsi, df, card, r.split))}
     gen = root / generated_dir
     tables.write_tables(tabs.values(), gen)
     atomic_write_text(gen / "tables.md", "\n".join(t_.markdown() for t_ in tabs.values()))
@@ -71,6 +74,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     syn = cfg.data.synthetic if card.get("source", cfg.data.source) == "synthetic" else None
     m = macros.build(df, r, cfg.significance, card, syn, bm25, hw, n_tested=len(tests),
                      n_significant=sum(x.significant for x in tests.values()))
+    dsi_report.add_macros(m, dsi, r.question_keep, r.sparsity_tolerance)
     atomic_write_text(gen / "macros.tex", m.render())
     t["macros_s"] = time.perf_counter() - t0
 

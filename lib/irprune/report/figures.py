@@ -17,8 +17,9 @@ from . import palette
 from .analysis import mean_cells, with_retained
 
 FIGURE_NAMES = ("effectiveness_vs_sparsity", "retained_vs_sparsity", "cost_frontier", "pqi", "layer_sparsity",
-                "cross_task")
-TASK_LABELS = {"ranking": "Passage ranking", "classification": "Text classification", "translation": "Translation"}
+                "cross_task", "dsi_sparsity")
+TASK_LABELS = {"ranking": "Passage ranking", "classification": "Text classification", "translation": "Translation",
+               "dsi": "Generative retrieval (DSI subset)"}
 _MODEL_DASHES = ("-", "--", "-.", ":")
 METRIC_LABELS = {"mrr@10": "MRR@10", "ndcg@10": "nDCG@10", "map": "MAP", "recall@10": "Recall@10",
                  "recall@100": "Recall@100", "recall@1000": "Recall@1000", "accuracy": "Accuracy",
@@ -350,7 +351,7 @@ def cross_task(df: Any, out_dir: Path, split: str = "test", keep_fractions: Iter
     cells = with_retained(mean_cells(sub))
     pruned = cells[~cells["method"].isin(palette.REFERENCE_METHODS) & cells["retained"].notna()]
     tasks = list(tasks)
-    if not (pruned["task"] != "ranking").any():
+    if not pruned["task"].isin([t for t in tasks if t != "ranking"]).any():   # DSI rows alone draw no panel
         return []
     plt = _plt()
     fig, axes = _panels(plt, len(tasks), height=2.6)
