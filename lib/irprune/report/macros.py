@@ -277,6 +277,9 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
         M.flag("IRAboveVision", False)
         M.flag("IRAboveNLP", False)
     _cross_task(M, df, cfg, best_per_model)
+    from .targets import add_macros as add_target_macros
+
+    add_target_macros(M, df, cfg, sig)
     return M
 
 
