@@ -83,7 +83,7 @@ def add_macros(M: Any, df: Any, cfg: Any, sig: SignificanceConfig, root: Path = 
     from .macros import NOT_RUN, num, pct
 
     def p_text(p: Optional[float]) -> str:
-        return NOT_RUN if p is None else (f"{p:.1e}" if p < 1e-3 else f"{p:.3f}")
+        return NOT_RUN if p is None else (f"{p:.1e}" if p < 1e-3 else f"{p:.3g}")   # 0.0497, not 0.050
 
     vs_bm = dense_vs_bm25(df, cfg.split, cfg.primary_metric, sig, root)
     targets = gmp_targets(df, cfg.split, cfg.primary_metric, cfg.compare_sparsity, cfg.sparsity_tolerance,
