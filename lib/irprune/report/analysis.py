@@ -127,6 +127,19 @@ def _per_query_mean(rows: Any, metric: str, root: Path) -> dict[str, float] | No
     return {q: float(np.mean(v)) for q, v in acc.items() if len(v) == n}
 
 
+def paired_test(rows_a: Any, rows_b: Any, metric: str, cfg: SignificanceConfig,
+                root: str | Path = ".") -> Any:
+    """Paired test (``cfg.test``) of the per-query ``metric`` of ``rows_a`` against ``rows_b`` (each averaged over
+    its seeds) on their common queries; None when either side lacks per-query scores or fewer than 2 are shared."""
+    a, b = _per_query_mean(rows_a, metric, Path(root)), _per_query_mean(rows_b, metric, Path(root))
+    if not a or not b:
+        return None
+    common = sorted(set(a) & set(b))
+    if len(common) < 2:
+        return None
+    return compare({q: a[q] for q in common}, {q: b[q] for q in common}, cfg=cfg)
+
+
 def significance_vs_dense(df: Any, cell_keys: Iterable[tuple[str, str, float]], split: str, metric: str,
                           cfg: SignificanceConfig, root: str | Path = ".", task: str = "ranking"
                           ) -> dict[tuple[str, str, float], Test]:
@@ -142,13 +155,9 @@ def significance_vs_dense(df: Any, cell_keys: Iterable[tuple[str, str, float]], 
                      & np.isclose(sub["target_sparsity"], target, atol=1e-9)]
         if dense.empty or pruned.empty:
             continue
-        a, b = _per_query_mean(pruned, metric, root), _per_query_mean(dense, metric, root)
-        if not a or not b:
-            continue
-        common = sorted(set(a) & set(b))
-        if len(common) < 2:
-            continue
-        raw[(model, method, target)] = compare({q: a[q] for q in common}, {q: b[q] for q in common}, cfg=cfg)
+        c = paired_test(pruned, dense, metric, cfg, root)
+        if c is not None:
+            raw[(model, method, target)] = c
     if not raw:
         return {}
     adj, rej = holm({k: c.p_value for k, c in raw.items()}, alpha=cfg.alpha)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ..significance import SignificanceConfig, compare
-from .analysis import _per_query_mean, mean_cells, with_retained
+from ..significance import SignificanceConfig
+from .analysis import mean_cells, paired_test, with_retained
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,10 @@ class GmpTarget:
 def _paired(rows_a: Any, rows_b: Any, metric: str, root: Path, sig: SignificanceConfig) -> Optional[PairedResult]:
     if rows_a.empty or rows_b.empty:
         return None
-    a, b = float(rows_a[metric].mean()), float(rows_b[metric].mean())
-    pa, pb = _per_query_mean(rows_a, metric, root), _per_query_mean(rows_b, metric, root)
-    if pa is None or pb is None or set(pa) != set(pb) or len(pa) < 2:
-        return PairedResult(a, b, None, False)
-    c = compare(pa, pb, cfg=sig)
-    return PairedResult(a, b, c.p_value, c.mean_diff > 0 and c.p_value <= sig.alpha)
+    c = paired_test(rows_a, rows_b, metric, sig, root)
+    return PairedResult(float(rows_a[metric].mean()), float(rows_b[metric].mean()),
+                        None if c is None else c.p_value,
+                        c is not None and c.mean_diff > 0 and c.p_value <= sig.alpha)
 
 
 def dense_vs_bm25(df: Any, split: str, metric: str, sig: SignificanceConfig,
