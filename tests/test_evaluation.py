@@ -163,3 +163,29 @@ def test_a_single_metric_with_a_cutoff_evaluates():
                              ("success@2", 1.0)):
         res = evaluate(qrels, run, EvalConfig(metrics=(metric,)))
         assert res.aggregate == {parse_metric(metric).name: pytest.approx(expected)}
+
+
+def test_padded_arrays_give_ranx_dict_path_values() -> None:
+    """evaluate() hands ranx padded arrays (no numba typed dicts); ranx's own dict path must agree per query,
+    with ragged judgements, ties, unjudged documents and an empty ranking."""
+    import ranx
+
+    from irprune.evaluation import ranx_arrays
+    from irprune.runs import rank_scores
+
+    rng = random.Random(3)
+    qrels = {f"q{i}": {f"d{j}": rng.choice([1, 2, 3]) for j in rng.sample(range(40), rng.randint(1, 6))}
+             for i in range(25)}
+    run = {q: {f"d{j}": float(rng.randint(0, 5)) for j in rng.sample(range(40), rng.randint(0, 30))}
+           for q in qrels}
+    run["q0"] = {}
+    metrics = ["mrr@10", "ndcg@10", "ndcg", "map", "recall@10", "precision@5", "r-precision"]
+    for level in (1, 2):
+        asked = [f"{m}-l{level}" if not m.startswith("ndcg") else m for m in metrics]
+        qa, ra = ranx_arrays(qrels, run)
+        ours = ranx.evaluate(qa, ra, asked, return_mean=False)
+        ref_run = ranx.Run.from_dict({q: r for q, r in rank_scores(run).items()})
+        ref = ranx.evaluate(ranx.Qrels.from_dict(qrels), ref_run, asked, return_mean=False,
+                            make_comparable=True)
+        for m in asked:
+            assert list(ours[m]) == pytest.approx(list(ref[m]), abs=1e-12), m

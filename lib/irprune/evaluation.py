@@ -151,6 +151,36 @@ class EvalResult:
         atomic_write_json(path, {"relevance_level": self.relevance_level, "per_query": self.per_query})
 
 
+def ranx_arrays(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]]) -> tuple:
+    """ranx's input as padded arrays, one row per query of ``qrels`` (query ids sorted as strings).
+
+    ``qrels`` -> ``[Q, R, 2]`` (doc number, label) by label descending; ``run`` -> ``[Q, D, 2]`` (doc number,
+    rank score) in this project's ranking order.  Doc ids become exact integers (no hashing); padding rows hold
+    doc number -1 with label 0 / score -inf, which ranx's kernels never count (labels below the relevance level
+    are dropped, and -1 matches no judged document).  ``ranx.evaluate`` accepts these arrays as they are, so no
+    numba typed dict or list is built: those compile on every process start (~7 s per stage), while the metric
+    kernels compile once into numba's cache (:func:`warm_up`).
+    """
+    import numpy as np
+
+    order = sorted(qrels)
+    number: dict[str, int] = {}
+    qrows = [[(number.setdefault(d, len(number) + 1), lab) for d, lab in
+              sorted(qrels[q].items(), key=lambda item: (-item[1], item[0]))] for q in order]
+    ranked = rank_scores({q: run.get(q, {}) for q in order})
+    rrows = [[(number.setdefault(d, len(number) + 1), s) for d, s in ranked[q].items()] for q in order]
+    qa = np.zeros((len(order), max([1, *map(len, qrows)]), 2))
+    qa[:, :, 0] = -1.0
+    ra = np.zeros((len(order), max([1, *map(len, rrows)]), 2))
+    ra[:, :, 0], ra[:, :, 1] = -1.0, -np.inf
+    for i, (qr, rr) in enumerate(zip(qrows, rrows)):
+        if qr:
+            qa[i, :len(qr)] = qr
+        if rr:
+            ra[i, :len(rr)] = rr
+    return qa, ra
+
+
 def evaluate(qrels: Qrels, run: Mapping[str, Mapping[str, float]], cfg: EvalConfig | None = None,
              threads: int = 1) -> EvalResult:
     """Evaluate ``run`` against ``qrels`` with the semantics in this module's docstring.
@@ -168,14 +198,13 @@ def evaluate(qrels: Qrels, run: Mapping[str, Mapping[str, float]], cfg: EvalConf
     per_query: dict[str, dict[str, float]] = {s.name: {q: 0.0 for q in qids} for s in specs}
     judged = [q for q in qids if positive[q]]
     if judged:
-        rq = ranx.Qrels.from_dict({q: positive[q] for q in judged})
-        rr = ranx.Run.from_dict(rank_scores({q: run.get(q, {}) for q in judged}))
+        rq, rr = ranx_arrays({q: positive[q] for q in judged}, {q: run.get(q, {}) for q in judged})
         names = {s.ranx_metric(cfg.relevance_level): s.name for s in specs}
         asked = list(names)
         if len(asked) == 1:  # ranx mishandles a single metric with a cut-off (KeyError); ask for a second one
             asked.append("ndcg@1" if asked[0] != "ndcg@1" else "ndcg@2")
         res = ranx.evaluate(rq, rr, asked, return_mean=False, threads=threads, save_results_in_run=False)
-        order = sorted(judged)  # ranx sorts query ids as strings before scoring
+        order = sorted(judged)  # the rows of ranx_arrays
         for rname, name in names.items():
             values = res[rname]
             if len(values) != len(order):
@@ -192,13 +221,13 @@ def evaluate(qrels: Qrels, run: Mapping[str, Mapping[str, float]], cfg: EvalConf
 def warm_up() -> float:
     """Evaluate a tiny run once so numba compiles (and caches) ranx's kernels; returns the seconds taken.
 
-    ranx JIT-compiles on first use (~40 s) and caches the machine code in numba's cache (``__pycache__``
+    ranx JIT-compiles on first use (~40 s; :func:`ranx_arrays` inputs) and caches the machine code in numba's cache (``__pycache__``
     beside ranx, or ``NUMBA_CACHE_DIR``), so the setup step calls this once and later processes start fast.
     """
     t0 = time.perf_counter()
     qrels = {"1": {"a": 2, "b": 1, "z": 0}, "2": {"c": 1}}
     run = {"1": {"a": 1.0, "b": 3.0, "x": 2.0}, "2": {"d": 1.0, "c": 0.5}}
-    metrics = tuple(f"{f}@5" for f in ("mrr", "map", "recall", "precision", "ndcg")) + (
+    metrics = tuple(f"{f}@5" for f in ("mrr", "map", "recall", "precision", "ndcg", "hits")) + (
         "mrr", "map", "recall", "ndcg", "r-precision")
     evaluate(qrels, run, EvalConfig(metrics=metrics, relevance_level=2))
     return time.perf_counter() - t0
