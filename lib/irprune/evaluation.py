@@ -221,8 +221,9 @@ def evaluate(qrels: Qrels, run: Mapping[str, Mapping[str, float]], cfg: EvalConf
 def warm_up() -> float:
     """Evaluate a tiny run once so numba compiles (and caches) ranx's kernels; returns the seconds taken.
 
-    ranx JIT-compiles on first use (~40 s; :func:`ranx_arrays` inputs) and caches the machine code in numba's cache (``__pycache__``
-    beside ranx, or ``NUMBA_CACHE_DIR``), so the setup step calls this once and later processes start fast.
+    ranx JIT-compiles its kernels for :func:`ranx_arrays` inputs on first use (~40 s) and caches the machine code
+    in numba's cache (``__pycache__`` beside ranx, or ``NUMBA_CACHE_DIR``), so the setup step calls this once and
+    later processes start fast.
     """
     t0 = time.perf_counter()
     qrels = {"1": {"a": 2, "b": 1, "z": 0}, "2": {"c": 1}}
