@@ -107,6 +107,11 @@ def _assert_masked_zero(res, target: float) -> None:
     assert r["zero_fraction"] >= r["achieved_sparsity"]
     assert r["flops_sparse"] < r["flops_dense"] and 0 < r["flop_sparsity"] < 1
     assert r["nonzero_params"] <= r["total_params"] - round(target * r["prunable_params"]) + 1
+    per = r["tensor_sparsity"]  # per-tensor shares: one per masked tensor, weighted back to the overall sparsity
+    assert set(per) == set(mask)
+    sizes = {n: mask[n].numel() for n in mask}
+    assert sum(per[n] * sizes[n] for n in per) / sum(sizes.values()) == pytest.approx(mask.sparsity, abs=1e-9)
+    assert all(per[n] == pytest.approx(1 - mask[n].float().mean().item()) for n in per)
 
 
 @pytest.mark.parametrize("method", ["random", "snip", "grasp", "synflow"])

@@ -12,7 +12,7 @@ Protocols (the pruning kernels are :mod:`irprune.pruning`'s, shared with the ran
   ``train.finetune_epochs``; ``gmp_updates`` cubic-schedule mask updates between ``gmp_start_frac`` and
   ``gmp_end_frac`` of the steps.
 
-Reported: sparsity as the fraction of prunable weights the mask removes, the seed's compression notation
+Reported: sparsity as the fraction of prunable weights the mask removes (overall and per tensor), the seed's compression notation
 ``c = -log10(density)`` and the ratio ``1/density`` (:mod:`irprune.pruning.sparsity`, the one tested place), MACs
 dense and sparse (:mod:`irprune.tasks.flops`) and FLOP sparsity.
 """
@@ -155,6 +155,9 @@ def run_cell(task: TaskBundle, model_name: str, method: str, sparsity: float, se
         "flops_dense": macs.dense, "flops_sparse": macs.sparse, "flop_sparsity": macs.flop_sparsity,
         "epochs": epochs, "steps": history.steps, "train_time_s": history.wall_time_s, "prune_time_s": t_prune,
         "prune_at": ("dense" if from_dense else "init") if kind != "dense" else None,
+        # per-tensor share of weights removed: shows layer collapse (Tanaka et al. 2020) of a global ranking
+        "tensor_sparsity": {n: float(mask[n].numel() - mask[n].sum()) / mask[n].numel() for n in mask}
+        if mask is not None else {},
         "wall_time_s": time.perf_counter() - t0,
     }
     return CellResult(record, model, mask, history)
