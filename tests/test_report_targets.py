@@ -79,3 +79,25 @@ def test_target_macros_and_not_run(tmp_path: Path, monkeypatch):
     assert defined["ConformerKernelDenseVsBMP"] == "not run"
     assert not flags["ConformerKernelHaveTarget"] and not flags["ConformerKernelDenseBeatsBM"]
     assert defined["TargetKeep"] == "90\\%"
+
+
+def test_answers_leave_out_rankers_that_do_not_beat_bm25(tmp_path: Path, monkeypatch):
+    """The answers' aggregates (IRMean/Best/WorstRetained, QOneModels) count only rankers whose dense model beats
+    BM25; the fake grid's Conv-KNRM (dense below BM25) is named as left out."""
+    df = _table(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    vs = dense_vs_bm25(df, "test", "mrr@10", SignificanceConfig())
+    assert not vs["conv_knrm"].significant_better and vs["monobert"].significant_better
+    text = macros.build(df, ReportConfig(), SignificanceConfig(), CARD, None,
+                        json.loads((tmp_path / "metrics/bm25.json").read_text()), HW).render()
+    defined = dict(re.findall(r"\\newcommand\{\\([^}]*)\}\{(.*)\}$", text, flags=re.M))
+    flags = {n: v == "true" for n, _, v in re.findall(r"\\newif\\if(\w+)\\(\w+?)(true|false)$", text, flags=re.M)}
+    assert flags["AnswerExcludes"] and defined["AnswerExcluded"] == "Conv-KNRM"
+    # at 90%: monoBERT's best method's seed-mean share of its dense MRR@10, computed from the per-query files
+    dense = np.mean(list(_pq(tmp_path, "runs/train/monobert/seed*_per_query.json").values()))
+    best = max(np.mean(list(_pq(tmp_path, f"runs/prune/monobert/{m}/0.90/seed*_per_query.json").values()))
+               for m in ("gmp", "random")) / dense
+    for name in ("IRMeanRetained", "IRBestRetained", "IRWorstRetained"):
+        assert defined[name] == f"{100 * best:.1f}\\%"
+    assert defined["IRBestModel"] == defined["IRWorstModel"] == "monoBERT"
+    assert "Conv-KNRM" not in defined["QOneModels"] + defined["QOneModelsNo"]

@@ -235,7 +235,18 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
     # --- question 1: high sparsity keeping performance
     M.add("QOneSparsity", f"{100 * cfg.question_sparsity:g}\\%")
     M.add("QOneKeep", f"{100 * cfg.question_keep:g}\\%")
-    q1 = kept[cfg.question_keep]
+    # The answers' aggregates count the rankers whose dense model beats BM25 (paired test, as in targets.py): the
+    # share a pruned model keeps of a ranker that has not learned to rank says nothing about pruning.  When no
+    # ranker beats BM25 every ranker counts, and the paper's caveat says so.
+    from .targets import dense_vs_bm25
+
+    vs_bm = dense_vs_bm25(df, split, metric, sig) if have_bm and have_dense else {}
+    weak = {m for m, r in vs_bm.items() if not r.significant_better}
+    if weak >= set(run_models):
+        weak = set()
+    M.flag("AnswerExcludes", bool(weak))
+    M.text("AnswerExcluded", _join([palette.model_label(m) for m in palette.model_order(weak)]) or "none")
+    q1 = {m: k for m, k in kept[cfg.question_keep].items() if m not in weak}
     answered = [m for m, k in q1.items() if k.status != "not run"]
     yes = [m for m in answered if q1[m].status == "ok"
            and q1[m].achieved_sparsity >= cfg.question_sparsity - cfg.sparsity_tolerance]
@@ -250,6 +261,7 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
     M.add("CompareSparsity", f"{100 * s:g}\\%")
     best_per_model = best_retained_at(df, s, cfg.sparsity_tolerance, split, "ranking", value=metric) \
         if have_pruned else {}
+    best_per_model = {m: r for m, r in best_per_model.items() if m not in weak}
     vis, nlp = published.best_retained(s, "vision"), published.best_retained(s, "NLP")
     M.add("VisionRetained", pct(vis.retained) if vis else NOT_RUN)
     M.text("VisionMethod", vis.method if vis else NOT_RUN)
