@@ -182,7 +182,8 @@ def test_padded_arrays_give_ranx_dict_path_values() -> None:
     metrics = ["mrr@10", "ndcg@10", "ndcg", "map", "recall@10", "precision@5", "r-precision"]
     for level in (1, 2):
         asked = [f"{m}-l{level}" if not m.startswith("ndcg") else m for m in metrics]
-        qa, ra = ranx_arrays(qrels, run)
+        order, qa, ra = ranx_arrays(qrels, run)
+        assert order == sorted(qrels)
         ours = ranx.evaluate(qa, ra, asked, return_mean=False)
         ref_run = ranx.Run.from_dict({q: r for q, r in rank_scores(run).items()})
         ref = ranx.evaluate(ranx.Qrels.from_dict(qrels), ref_run, asked, return_mean=False,

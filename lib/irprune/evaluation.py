@@ -152,7 +152,7 @@ class EvalResult:
 
 
 def ranx_arrays(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]]) -> tuple:
-    """ranx's input as padded arrays, one row per query of ``qrels`` (query ids sorted as strings).
+    """ranx's input as padded arrays, one row per query of ``qrels``: ``(query ids in row order, qrels, run)``.
 
     ``qrels`` -> ``[Q, R, 2]`` (doc number, label) by label descending; ``run`` -> ``[Q, D, 2]`` (doc number,
     rank score) in this project's ranking order.  Doc ids become exact integers (no hashing); padding rows hold
@@ -178,7 +178,7 @@ def ranx_arrays(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mappin
             qa[i, :len(qr)] = qr
         if rr:
             ra[i, :len(rr)] = rr
-    return qa, ra
+    return order, qa, ra
 
 
 def evaluate(qrels: Qrels, run: Mapping[str, Mapping[str, float]], cfg: EvalConfig | None = None,
@@ -198,13 +198,12 @@ def evaluate(qrels: Qrels, run: Mapping[str, Mapping[str, float]], cfg: EvalConf
     per_query: dict[str, dict[str, float]] = {s.name: {q: 0.0 for q in qids} for s in specs}
     judged = [q for q in qids if positive[q]]
     if judged:
-        rq, rr = ranx_arrays({q: positive[q] for q in judged}, {q: run.get(q, {}) for q in judged})
+        order, rq, rr = ranx_arrays({q: positive[q] for q in judged}, {q: run.get(q, {}) for q in judged})
         names = {s.ranx_metric(cfg.relevance_level): s.name for s in specs}
         asked = list(names)
         if len(asked) == 1:  # ranx mishandles a single metric with a cut-off (KeyError); ask for a second one
             asked.append("ndcg@1" if asked[0] != "ndcg@1" else "ndcg@2")
         res = ranx.evaluate(rq, rr, asked, return_mean=False, threads=threads, save_results_in_run=False)
-        order = sorted(judged)  # the rows of ranx_arrays
         for rname, name in names.items():
             values = res[rname]
             if len(values) != len(order):

@@ -240,7 +240,7 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
     # ranker beats BM25 every ranker counts, and the paper's caveat says so.
     from .targets import dense_vs_bm25
 
-    vs_bm = dense_vs_bm25(df, split, metric, sig) if have_bm and have_dense else {}
+    vs_bm = dense_vs_bm25(df, split, metric, sig)
     weak = {m for m, r in vs_bm.items() if not r.significant_better}
     if weak >= set(run_models):
         weak = set()
@@ -291,7 +291,7 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
     _cross_task(M, df, cfg, best_per_model)
     from .targets import add_macros as add_target_macros
 
-    add_target_macros(M, df, cfg, sig)
+    add_target_macros(M, df, cfg, sig, vs_bm=vs_bm)
     return M
 
 

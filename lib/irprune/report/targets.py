@@ -75,15 +75,18 @@ def gmp_targets(df: Any, split: str, metric: str, sparsity: float, tol: float, k
     return out
 
 
-def add_macros(M: Any, df: Any, cfg: Any, sig: SignificanceConfig, root: Path = Path(".")) -> None:
-    """``\\<Model>DenseBeatsBM`` flags and p-values; ``\\<Model>Target...`` macros for the GMP target."""
+def add_macros(M: Any, df: Any, cfg: Any, sig: SignificanceConfig, root: Path = Path("."),
+               vs_bm: Optional[dict[str, PairedResult]] = None) -> None:
+    """``\\<Model>DenseBeatsBM`` flags and p-values; ``\\<Model>Target...`` macros for the GMP target.
+    ``vs_bm``: :func:`dense_vs_bm25`'s result when the caller already has it."""
     from . import palette
     from .macros import NOT_RUN, num, pct
 
     def p_text(p: Optional[float]) -> str:
         return NOT_RUN if p is None else (f"{p:.1e}" if p < 1e-3 else f"{p:.3g}")   # 0.0497, not 0.050
 
-    vs_bm = dense_vs_bm25(df, cfg.split, cfg.primary_metric, sig, root)
+    if vs_bm is None:
+        vs_bm = dense_vs_bm25(df, cfg.split, cfg.primary_metric, sig, root)
     targets = gmp_targets(df, cfg.split, cfg.primary_metric, cfg.compare_sparsity, cfg.sparsity_tolerance,
                           cfg.target_keep, cfg.main_method, sig, root)
     M.add("TargetKeep", pct(cfg.target_keep, 0))

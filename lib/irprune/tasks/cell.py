@@ -12,8 +12,8 @@ Protocols (the pruning kernels are :mod:`irprune.pruning`'s, shared with the ran
   ``train.finetune_epochs``; ``gmp_updates`` cubic-schedule mask updates between ``gmp_start_frac`` and
   ``gmp_end_frac`` of the steps.
 
-Reported: sparsity as the fraction of prunable weights the mask removes (overall and per tensor), the seed's compression notation
-``c = -log10(density)`` and the ratio ``1/density`` (:mod:`irprune.pruning.sparsity`, the one tested place), MACs
+Reported: sparsity as the fraction of prunable weights the mask removes (overall and per tensor), the seed's
+compression notation ``c = -log10(density)`` and the ratio ``1/density`` (:mod:`irprune.pruning.sparsity`, the one tested place), MACs
 dense and sparse (:mod:`irprune.tasks.flops`) and FLOP sparsity.
 """
 
@@ -156,8 +156,7 @@ def run_cell(task: TaskBundle, model_name: str, method: str, sparsity: float, se
         "epochs": epochs, "steps": history.steps, "train_time_s": history.wall_time_s, "prune_time_s": t_prune,
         "prune_at": ("dense" if from_dense else "init") if kind != "dense" else None,
         # per-tensor share of weights removed: shows layer collapse (Tanaka et al. 2020) of a global ranking
-        "tensor_sparsity": {n: float(mask[n].numel() - mask[n].sum()) / mask[n].numel() for n in mask}
-        if mask is not None else {},
+        "tensor_sparsity": {row["name"]: row["sparsity"] for row in mask.report()} if mask is not None else {},
         "wall_time_s": time.perf_counter() - t0,
     }
     return CellResult(record, model, mask, history)
