@@ -105,22 +105,22 @@ def mimetic_init_(hf_bert: nn.Module, beta_qk: float, beta_vo: float, seed: int 
 
 
 class KNRMScorer(nn.Module):
-    """Xiong et al. 2017: cosine translation matrix -> RBF kernel pooling -> log soft-TF -> linear."""
+    """Xiong et al. 2017: cosine translation matrix -> the study's RBF kernel pooling (log soft-TF, scale 0.01)
+    -> linear."""
 
     def __init__(self, vocab: int, dim: int = 64) -> None:
         super().__init__()
         from irprune.models.kernel_pooling import KernelPooling, knrm_kernels
 
         self.emb = nn.Embedding(vocab + SPECIAL, dim)
-        self.pool = KernelPooling(*knrm_kernels())
+        self.pool = KernelPooling(*knrm_kernels(), log_scale=0.01)
         self.out = nn.Linear(self.pool.n_kernels, 1)
 
     def forward(self, q: Tensor, p: Tensor) -> Tensor:
-        qe = nn.functional.normalize(self.emb(q[:, None]), dim=-1)             # [B, 1, D]
-        pe = nn.functional.normalize(self.emb(p), dim=-1)                      # [B, L, D]
-        sim = qe @ pe.transpose(1, 2)                                          # [B, 1, L]
-        tf = self.pool.soft_tf(sim, torch.ones_like(p, dtype=torch.float32))   # [B, 1, K]
-        feats = torch.log(tf.clamp_min(1e-10)).sum(1) * 0.01                   # [B, K]
+        from irprune.models.kernel_pooling import cosine_matrix
+
+        sim = cosine_matrix(self.emb(q[:, None]), self.emb(p))                # [B, 1, L]
+        feats = self.pool(sim, torch.ones(len(q), 1), torch.ones(p.shape))    # [B, K]
         return self.out(feats).squeeze(-1)
 
 

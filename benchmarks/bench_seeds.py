@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +23,8 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_study import clone_head  # noqa: E402  (the scratch clone bench_study times the study in)
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -45,13 +45,9 @@ def main() -> None:
         sys.exit(f"--overlay {args.overlay}: no such file")
 
     work = Path(tempfile.mkdtemp(prefix="bench-seeds-"))
-    clone = work / "study"
     rows = []
     try:
-        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-        env = dict(os.environ, PYTHONPATH=str(clone / "lib"), DVC_NO_ANALYTICS="1",
-                   NUMBA_CACHE_DIR=str(ROOT / ".cache" / "numba"))
-        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+        clone, env = clone_head(work)
         base = (clone / "params.yaml").read_text(encoding="utf-8")
         overlays = [args.overlay.resolve()] if args.overlay else []
         for ov in overlays:

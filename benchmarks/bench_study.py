@@ -62,6 +62,17 @@ def report(stages: list[tuple[str, float]], total: float | None) -> dict:
             "total_s": total, "budget_s": BUDGET_S}
 
 
+def clone_head(work: Path) -> tuple[Path, dict[str, str]]:
+    """Clone the committed HEAD into ``work/study``; returns it and the environment that runs this environment's
+    Python and dvc on the clone's ``lib/`` (numba's cache shared with the project)."""
+    clone = work / "study"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    env = dict(os.environ, PYTHONPATH=str(clone / "lib"), DVC_NO_ANALYTICS="1",
+               NUMBA_CACHE_DIR=str(ROOT / ".cache" / "numba"))
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return clone, env
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--log", help="parse this `dvc repro` output instead of running")
@@ -75,12 +86,9 @@ def main() -> None:
     else:
         work = Path(tempfile.mkdtemp(prefix="bench-study-"))
         try:
-            subprocess.run(["git", "clone", "-q", str(ROOT), str(work / "study")], check=True)
-            env = dict(os.environ, PYTHONPATH=str(work / "study" / "lib"), DVC_NO_ANALYTICS="1",
-                       NUMBA_CACHE_DIR=str(ROOT / ".cache" / "numba"))
-            env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+            clone, env = clone_head(work)
             t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=work / "study", env=env,
+            proc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=clone, env=env,
                                   capture_output=True, text=True)
             total = time.perf_counter() - t0
             if proc.returncode != 0:
