@@ -12,8 +12,10 @@ Models:
   (:func:`irprune.models.monobert.bert_config`: 2 layers, H = 128, 2 heads) scored as monoBERT is
   (``l_rel - l_nonrel``), from BERT's initialisation; ``--init mimetic`` starts every attention layer with
   ``W_q = W_k`` (so ``W_q W_k^T`` is a scaled identity per head) and ``W_v W_o = -beta_vo I``
-  (Trockman & Kolter 2023, "Mimetic Initialization of Self-Attention Layers", ICML); ``--readout query_token``
-  reads the label from the query token's output instead of ``[CLS]`` (a dense, per-token signal).
+  (Trockman & Kolter 2023, "Mimetic Initialization of Self-Attention Layers", ICML) with
+  :func:`irprune.models.bert_init.init_bert_`; ``--position-scale`` multiplies the initial position embeddings
+  (the study's pretrain stage uses mimetic + 0.1); ``--readout query_token`` reads the label from the query
+  token's output instead of ``[CLS]`` (a dense, per-token signal).
 * ``knrm``: K-NRM (Xiong et al. 2017) on the same ids: random word embeddings, the cosine translation matrix
   and the study's :class:`~irprune.models.kernel_pooling.KernelPooling` (11 kernels with the exact-match kernel),
   a linear layer on the log soft-TF features.  The reference: its exact-match kernel sees the answer directly.
@@ -24,6 +26,8 @@ reaches ``--target``.  Accuracy 0.5 = chance.
     python benchmarks/bench_bert_matching.py --model bert --steps 8000
     python benchmarks/bench_bert_matching.py --model bert --vocab 100 --steps 8000
     python benchmarks/bench_bert_matching.py --model bert --init mimetic --steps 4000
+    python benchmarks/bench_bert_matching.py --model bert --init mimetic --position-scale 0.1 --steps 1500
+    python benchmarks/bench_bert_matching.py --model bert --init mimetic --position-scale 0.1 --dropout 0.1
     python benchmarks/bench_bert_matching.py --model knrm --steps 500
 """
 
@@ -31,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 
 import torch
@@ -56,17 +59,22 @@ def make_batch(gen: torch.Generator, batch: int, vocab: int, length: int) -> tup
 
 class BertScorer(nn.Module):
     def __init__(self, vocab: int, length: int, dropout: float, init: str, beta_qk: float, beta_vo: float,
-                 shape: dict[str, int], readout: str = "cls") -> None:
+                 shape: dict[str, int], readout: str = "cls", position_scale: float = 1.0) -> None:
         super().__init__()
         from transformers import BertForSequenceClassification
 
+        from irprune.models.bert_init import BertInitConfig, init_bert_
         from irprune.models.monobert import MonoBERTConfig, bert_config
 
         cfg = MonoBERTConfig(dropout=dropout, max_len=max(128, length + 3),
                              **{k: v for k, v in shape.items() if v is not None})
         self.bert = BertForSequenceClassification(bert_config(cfg, vocab + SPECIAL, pad_token_id=0))
-        if init == "mimetic":
-            mimetic_init_(self.bert, beta_qk, beta_vo)
+        if init == "mimetic":     # the pretrain stage's initialisation (pretrain.mlm.init)
+            init_bert_(self.bert, BertInitConfig(scheme="mimetic", beta_qk=beta_qk, beta_vo=beta_vo,
+                                                 position_scale=position_scale))
+        elif position_scale != 1.0:
+            with torch.no_grad():
+                self.bert.bert.embeddings.position_embeddings.weight.mul_(position_scale)
         self.readout = readout
         self.token_head = nn.Linear(cfg.hidden, 1) if readout == "query_token" else None
 
@@ -80,28 +88,6 @@ class BertScorer(nn.Module):
             return self.token_head(hidden[:, 1]).squeeze(-1)
         logits = self.bert(input_ids=ids, token_type_ids=types, attention_mask=torch.ones_like(ids)).logits
         return logits[:, 1] - logits[:, 0]
-
-
-def mimetic_init_(hf_bert: nn.Module, beta_qk: float, beta_vo: float, seed: int = 0) -> None:
-    """Trockman & Kolter 2023: per head, ``W_q = W_k`` = a scaled slice of a random orthonormal basis, so that the
-    attention logit of tokens ``i, j`` (layer-normed, norm ``sqrt(d)``) is about ``beta_qk cos(x_i, x_j)`` in the
-    head's subspace; ``W_v = I`` and ``W_o = -beta_vo I``."""
-    gen = torch.Generator().manual_seed(seed)
-    for layer in hf_bert.bert.encoder.layer:
-        att = layer.attention.self
-        d = att.query.weight.shape[0]
-        d_head = d // att.num_attention_heads
-        basis, _ = torch.linalg.qr(torch.randn(d, d, generator=gen))
-        w = math.sqrt(beta_qk * math.sqrt(d_head) / d_head) * basis.T     # logit_ij ~ beta_qk * cos(x_i, x_j)
-        with torch.no_grad():
-            att.query.weight.copy_(w)
-            att.key.weight.copy_(w)
-            att.query.bias.zero_()
-            att.key.bias.zero_()
-            att.value.weight.copy_(torch.eye(d))
-            att.value.bias.zero_()
-            layer.attention.output.dense.weight.copy_(-beta_vo * torch.eye(d))
-            layer.attention.output.dense.bias.zero_()
 
 
 class KNRMScorer(nn.Module):
@@ -132,6 +118,8 @@ def main() -> None:
                     help="bert: score from [CLS] as monoBERT does, or a linear head on the query token's output")
     ap.add_argument("--beta-qk", type=float, default=5.0, help="mimetic: logit scale of a perfect match")
     ap.add_argument("--beta-vo", type=float, default=0.5)
+    ap.add_argument("--position-scale", type=float, default=1.0,
+                    help="bert: position embeddings start at this times BERT's init (the study's default: 0.1)")
     ap.add_argument("--hidden", type=int, default=None, help="bert: hidden size (default: the small preset's 128)")
     ap.add_argument("--layers", type=int, default=None, help="bert: layers (default 2)")
     ap.add_argument("--heads", type=int, default=None, help="bert: attention heads (default 2)")
@@ -156,7 +144,8 @@ def main() -> None:
     gen = torch.Generator().manual_seed(a.seed)
     shape = {"hidden": a.hidden, "layers": a.layers, "heads": a.heads,
              "intermediate": 4 * a.hidden if a.hidden else None}
-    model = (BertScorer(a.vocab, a.length, a.dropout, a.init, a.beta_qk, a.beta_vo, shape, a.readout)
+    model = (BertScorer(a.vocab, a.length, a.dropout, a.init, a.beta_qk, a.beta_vo, shape, a.readout,
+                        a.position_scale)
              if a.model == "bert"
              else KNRMScorer(a.vocab))
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01)
@@ -178,6 +167,7 @@ def main() -> None:
             if reached is None and acc >= a.target:
                 reached = step
     print(json.dumps({"model": a.model, "init": a.init if a.model == "bert" else None,
+                      "position_scale": a.position_scale if a.model == "bert" else None, "dropout": a.dropout,
                       "readout": a.readout if a.model == "bert" else None,
                       "shape": {k: v for k, v in shape.items() if v is not None}, "vocab": a.vocab,
                       "length": a.length, "lr": a.lr, "batch": a.batch, "steps": a.steps,

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from ..config import frozen, param
 from ..text.wordpiece import replace_dir
+from .bert_init import BertInitConfig, init_bert_
 from .monobert import MonoBERTConfig, bert_config
 
 
@@ -37,6 +38,7 @@ class MLMConfig:
     mask_prob: float = param(0.15, gt=0, lt=1, doc="fraction of tokens predicted (BERT: 0.15)")
     max_len: int = param(128, ge=8, doc="passage tokens per example, [CLS]/[SEP] included")
     seed: int = param(0, ge=0)
+    init: BertInitConfig = param(BertInitConfig, doc="how the encoder starts (irprune.models.bert_init)")
 
 
 @dataclass
@@ -88,7 +90,7 @@ def pretrain_mlm(texts: Sequence[str], tokenizer: Any, bert: MonoBERTConfig = Mo
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         hf = bert_config(bert, bert.vocab_size or len(tokenizer), tokenizer.pad_token_id)
-        model = BertForMaskedLM(hf)
+        model = init_bert_(BertForMaskedLM(hf), cfg.init)
     if cfg.max_len > hf.max_position_embeddings:
         raise ValueError(f"MLM max_len {cfg.max_len} exceeds the model's {hf.max_position_embeddings} positions")
     rows = _encode(texts, tokenizer, cfg.max_len)
