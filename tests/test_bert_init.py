@@ -72,3 +72,11 @@ def test_mlm_config_reads_the_init_section_and_rejects_bad_values() -> None:
         from_mapping(MLMConfig, {"init": {"scheme": "xavier"}})
     with pytest.raises(ConfigError, match="beta_qk"):
         from_mapping(MLMConfig, {"init": {"beta_qk": 0.0}})
+
+
+def test_small_preset_turns_dropout_off_and_paper_keeps_bert_s() -> None:
+    from irprune.training.spec import parse_model_spec
+
+    assert parse_model_spec("monobert", {"preset": "small"}).config.dropout == 0.0
+    assert parse_model_spec("monobert", {"preset": "paper"}).config.dropout == 0.1
+    assert parse_model_spec("monobert", {"preset": "small", "dropout": 0.2}).config.dropout == 0.2

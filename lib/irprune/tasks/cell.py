@@ -13,8 +13,8 @@ Protocols (the pruning kernels are :mod:`irprune.pruning`'s, shared with the ran
   ``gmp_end_frac`` of the steps.
 
 Reported: sparsity as the fraction of prunable weights the mask removes (overall and per tensor), the seed's
-compression notation ``c = -log10(density)`` and the ratio ``1/density`` (:mod:`irprune.pruning.sparsity`, the one tested place), MACs
-dense and sparse (:mod:`irprune.tasks.flops`) and FLOP sparsity.
+compression notation ``c = -log10(density)`` and the ratio ``1/density`` (:mod:`irprune.pruning.sparsity`, the
+one tested place), MACs dense and sparse (:mod:`irprune.tasks.flops`) and FLOP sparsity.
 """
 
 from __future__ import annotations
