@@ -29,9 +29,18 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 endif
 
-.PHONY: setup latex repro test test-fast bench lab paper clean-env
+.PHONY: setup weights latex repro test test-fast bench lab paper clean-env
 
-setup: $(STAMP)
+# The default pretrained checkpoint (all-MiniLM-L6-v2): fetched once into .cache/models/ and sha256-verified,
+# so every later stage runs offline (lib/irprune/weights.py; `python -m irprune.weights list`).
+WEIGHTS := .cache/models/minilm-l6/model.safetensors
+
+setup: $(STAMP) $(WEIGHTS)
+
+weights: $(WEIGHTS)
+
+$(WEIGHTS): | $(STAMP)
+	$(BIN)/python -m irprune.weights fetch minilm-l6
 
 $(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 (Debian/Ubuntu: apt-get install python3 python3-venv)"; exit 1; }

@@ -64,9 +64,13 @@ def report(stages: list[tuple[str, float]], total: float | None) -> dict:
 
 def clone_head(work: Path) -> tuple[Path, dict[str, str]]:
     """Clone the committed HEAD into ``work/study``; returns it and the environment that runs this environment's
-    Python and dvc on the clone's ``lib/`` (numba's cache shared with the project)."""
+    Python and dvc on the clone's ``lib/`` (numba's cache and the fetched checkpoints shared with the project)."""
     clone = work / "study"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    fetched = ROOT / ".cache" / "models"
+    if fetched.is_dir():                    # verified checkpoints (make setup); stages re-verify their hashes
+        (clone / ".cache").mkdir(exist_ok=True)
+        shutil.copytree(fetched, clone / ".cache" / "models", copy_function=os.link)
     env = dict(os.environ, PYTHONPATH=str(clone / "lib"), DVC_NO_ANALYTICS="1",
                NUMBA_CACHE_DIR=str(ROOT / ".cache" / "numba"))
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")

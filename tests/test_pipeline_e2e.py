@@ -52,6 +52,9 @@ TINY_DSI = {"n_docs": 60, "model": {"d_model": 16, "d_kv": 8, "d_ff": 32, "num_l
             "retrieve": {"beam_size": 10}, "prune": {"recovery_steps": 4, "gmp_updates": 2}}
 TINY_DSI_GRID = {"methods": ["gmp"], "sparsities": [0.5], "seeds": [0]}
 HAVE_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
+# The default monoBERT starts from all-MiniLM-L6-v2 (fetched by `make setup`); the tiny run keeps one of its layers.
+# Without the fetched files the run falls back to the from-scratch path on pseudo-words (still every stage).
+CHECKPOINT = ROOT / ".cache" / "models" / "minilm-l6"
 
 
 def _deep_update(base: dict, over: dict) -> None:
@@ -85,11 +88,20 @@ def project(tmp_path_factory) -> Path:
         shutil.copy2(ROOT / f, dst / f)
     params = yaml.safe_load((dst / "params.yaml").read_text())
     params["data"]["synthetic"].update(TINY)
+    if (CHECKPOINT / "model.safetensors").is_file():
+        (dst / ".cache" / "models").mkdir(parents=True)
+        (dst / ".cache" / "models" / "minilm-l6").symlink_to(CHECKPOINT)
+        params["models"]["monobert"].update(keep_layers=1, max_doc_len=48)
+    else:
+        params["data"]["synthetic"]["surface"] = "pseudo"
+        params["models"]["monobert"]["pretrained"] = None
     params["bm25"]["depth"] = 50
     for key, value in TINY_PRETRAIN.items():
         params["pretrain"][key].update(value)
     params["train"].update(TINY_TRAIN)
     for name, over in TINY_MODELS.items():
+        if name == "monobert" and params["models"][name]["pretrained"]:
+            continue
         params["models"][name].update(over)
         if params["models"][name].get("train"):          # per-model training overrides stay tiny too
             params["models"][name]["train"].update({k: TINY_TRAIN[k] for k in ("max_steps", "epochs")})
@@ -176,7 +188,17 @@ def test_adding_one_sparsity_runs_only_the_new_cells_and_the_report(project: Pat
 
 
 def test_a_pretrained_checkpoint_skips_mlm_and_a_bad_one_stops_the_stage(project: Path):
-    shutil.copytree(project / "models" / "pretrain" / "mlm", project / "ckpt" / "bert")
+    mlm = project / "models" / "pretrain" / "mlm"
+    if mlm.is_dir():                                      # the from-scratch path pretrained one
+        shutil.copytree(mlm, project / "ckpt" / "bert")
+    else:                                                 # a tiny BERT around the checkpoint's tokenizer
+        from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+
+        tok = AutoTokenizer.from_pretrained(str(CHECKPOINT))
+        BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                   intermediate_size=32, max_position_embeddings=128)).save_pretrained(
+            str(project / "ckpt" / "bert"))
+        tok.save_pretrained(str(project / "ckpt" / "bert"))
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["models"]["monobert"]["pretrained"] = "ckpt/bert"                # a BERT checkpoint of our own
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -37,6 +37,7 @@ Generative model (the latent world is described in :mod:`irprune.data.synthetic_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,6 +48,9 @@ from .synthetic_text import NO_CONCEPT
 from .synthetic_vocab import Uniforms
 from .synthetic_world import Fact, World, build_world
 from .types import RetrievalDataset, Split
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .synthetic_lexicon import Lexicon
 
 GENERATOR_VERSION = 1
 
@@ -61,6 +65,12 @@ class SyntheticConfig:
     n_dev_queries: int = param(200, ge=1, doc="dev queries (graded 0-3)")
     n_test_queries: int = param(250, ge=1, doc="test queries (graded 0-3)")
     # vocabulary
+    surface: Literal["pseudo", "words"] = param("pseudo", doc="surface forms: pseudo-words, or real English "
+                                                "words of a checkpoint's vocabulary (synthetic_lexicon)")
+    surface_checkpoint: str = param("minilm-l6", doc="registered checkpoint whose vocabulary gives the words")
+    synonyms: Literal["embedding", "random"] = param("embedding", doc="words: a concept's forms are neighbours "
+                                                     "in the checkpoint's input embeddings, or random words")
+    lexicon_size: int = param(10000, ge=100, doc="words: content words taken from the vocabulary, in its order")
     n_entities: int = param(1200, ge=10, doc="entity concepts")
     n_relations: int = param(40, ge=2, doc="relation concepts")
     n_function_words: int = param(40, ge=1, doc="function words (stop-word analogues)")
@@ -145,6 +155,18 @@ class SyntheticTruth:
         return " ".join(f"c{fc[w]}" if w in fc else w for w in text.split())
 
 
+def _lexicon(cfg: SyntheticConfig) -> Optional["Lexicon"]:
+    """The checkpoint's word pool for ``surface: words`` (verified files; never downloads offline)."""
+    if cfg.surface == "pseudo":
+        return None
+    from ..weights import resolve
+    from .synthetic_lexicon import load_lexicon
+
+    directory = resolve(cfg.surface_checkpoint)
+    return load_lexicon(directory, cfg.lexicon_size, embeddings=cfg.synonyms == "embedding",
+                        source=cfg.surface_checkpoint)
+
+
 def _ids(rng: np.random.Generator, n: int, lo: int) -> list[str]:
     """``n`` distinct digit-string ids drawn from ``[lo, lo + 10 n)`` in random order (MS MARCO-like)."""
     return [str(int(x) + lo) for x in rng.choice(10 * n, size=n, replace=False)]
@@ -156,7 +178,7 @@ def generate_with_truth(cfg: SyntheticConfig) -> tuple[RetrievalDataset, Synthet
     ss = np.random.SeedSequence(cfg.seed)
     rng_world, rng_docs, rng_len, rng_ids, rng_q, rng_plant, rng_tie = (
         np.random.default_rng(s) for s in ss.spawn(7))
-    world = build_world(cfg, rng_world)
+    world = build_world(cfg, rng_world, _lexicon(cfg))
 
     # 1. Passages as lists of statements.
     lengths = np.clip(np.rint(rng_len.normal(cfg.doc_len_mean, cfg.doc_len_sd, size=cfg.n_docs)),

@@ -28,6 +28,7 @@ from .synthetic_vocab import Categorical, make_words, zipf_weights
 
 if TYPE_CHECKING:  # pragma: no cover
     from .synthetic import SyntheticConfig
+    from .synthetic_lexicon import Lexicon
 
 Fact = tuple[int, int, int]
 
@@ -60,19 +61,38 @@ class World:
         return concept >= self.n_entities
 
 
-def build_world(cfg: "SyntheticConfig", rng: np.random.Generator) -> World:
-    """Draw the world of ``cfg`` from ``rng`` (deterministic for a given generator state)."""
+def _fixed_words(pool: tuple[str, ...], n: int, key: str) -> list[str]:
+    if n > len(pool):
+        from ..errors import ConfigError
+        raise ConfigError(f"params.yaml: data.synthetic.{key} = {n} but surface: words has {len(pool)} such English "
+                          f"words; fix: lower it to {len(pool)} or less, or use surface: pseudo")
+    return list(pool[:n])
+
+
+def build_world(cfg: "SyntheticConfig", rng: np.random.Generator, lexicon: "Lexicon | None" = None) -> World:
+    """Draw the world of ``cfg`` from ``rng`` (deterministic for a given generator state).
+
+    Surface forms are pseudo-words, or with a ``lexicon`` real words (:mod:`irprune.data.synthetic_lexicon`)."""
     E, R = cfg.n_entities, cfg.n_relations
     taken: set[str] = set()
     function_words = make_words(rng, cfg.n_function_words, 1, 1, taken)
     question_words = make_words(rng, cfg.n_question_words, 1, 2, taken)
     background_words = make_words(rng, cfg.n_background_words, 2, 3, taken)
-
     n_forms = rng.integers(cfg.synonyms_min, cfg.synonyms_max + 1, size=E + R)
     forms: list[tuple[str, ...]] = []
     for c in range(E + R):
         lo, hi = (2, 3) if c >= E else (2, 4)
         forms.append(tuple(make_words(rng, int(n_forms[c]), lo, hi, taken)))
+    if lexicon is not None:
+        # Respell the same world in real words: the pseudo-words above were drawn only to leave ``rng`` where the
+        # pseudo-word world leaves it, so topics, facts and form counts are identical; words use their own stream.
+        from .synthetic_lexicon import FUNCTION_WORDS, QUESTION_WORDS, WordDrawer
+
+        function_words = _fixed_words(FUNCTION_WORDS, cfg.n_function_words, "n_function_words")
+        question_words = _fixed_words(QUESTION_WORDS, cfg.n_question_words, "n_question_words")
+        drawer = WordDrawer(lexicon, np.random.default_rng([cfg.seed, 0x5EED]))
+        background_words = drawer.random(cfg.n_background_words)
+        forms = [tuple(drawer.synonyms(len(f))) for f in forms]
     form_pick = tuple(Categorical(range(len(f)), zipf_weights(len(f), cfg.synonym_zipf)) for f in forms)
 
     entity_pop = zipf_weights(E, cfg.entity_zipf)

@@ -6,9 +6,12 @@ paper's 2-way softmax head the score is the logit of P(relevant) = ``l_rel - l_n
 the softmax probability monoBERT ranks by, unbounded (``sigmoid(score)`` = P(relevant), so BCE on the score is
 the paper's 2-class cross-entropy).  ``head = "one_logit"`` uses a single output logit instead.
 
-Weights: with ``pretrained`` (a local checkpoint directory, e.g. from :func:`irprune.models.mlm.pretrain_mlm`,
-or a hub id such as ``bert-base-uncased``) the encoder and tokenizer load with ``from_pretrained``; without it
-(the offline default) a BERT of the configured shape is initialised from scratch around a tokenizer trained on
+Weights: ``pretrained`` names a registered checkpoint (the default ``minilm-l6``: all-MiniLM-L6-v2, fetched once
+and sha256-verified by :mod:`irprune.weights`), a local checkpoint directory (e.g. from
+:func:`irprune.models.mlm.pretrain_mlm`) or a hub id such as ``bert-base-uncased``; the encoder and the
+checkpoint's own tokenizer load with ``from_pretrained`` and the score head on ``[CLS]`` is new.  ``keep_layers``
+keeps the first n encoder layers (a layer-truncated start, as the 2- and 4-layer MiniLM cross-encoders are).
+Without ``pretrained`` a BERT of the configured shape is initialised from scratch around a tokenizer trained on
 the collection (:func:`irprune.text.train_wordpiece`).  ``paper`` preset = bert-base-uncased shape.
 """
 
@@ -37,7 +40,10 @@ class MonoBERTConfig:
     2 layers, H = 128, 2 heads; the preset also turns dropout off) with the paper's dropout 0.1; ``paper``:
     bert-base-uncased (12 layers, H = 768, 12 heads, 110M params)."""
 
-    pretrained: Optional[str] = param(None, doc="local checkpoint dir or hub id; null = initialise from params")
+    pretrained: Optional[str] = param(None, doc="registered checkpoint name (irprune.weights), local "
+                                      "checkpoint dir or hub id; null = initialise from params")
+    weights_dir: Optional[str] = param(None, doc="a local copy of the registered checkpoint's files (verified)")
+    keep_layers: Optional[int] = param(None, ge=1, doc="keep the first n encoder layers of the checkpoint")
     head: Literal["two_class", "one_logit"] = param("two_class", doc="2-way softmax head (paper) or 1 logit")
     vocab_size: Optional[int] = param(None, ge=1, doc="embedding rows; null = the tokenizer's size")
     hidden: int = param(128, ge=1, doc="hidden size (paper 768)")
@@ -83,15 +89,28 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def load_pretrained(spec: str, head: str = "two_class") -> tuple[Any, Any]:
-    """``(BertForSequenceClassification, tokenizer)`` from a local checkpoint dir or a hub id.
+def load_pretrained(spec: str, head: str = "two_class", weights_dir: Optional[str] = None,
+                    keep_layers: Optional[int] = None) -> tuple[Any, Any]:
+    """``(BertForSequenceClassification, tokenizer)`` from a registered checkpoint, a local dir or a hub id.
 
-    A local directory must hold ``config.json`` (a BERT) and tokenizer files.  A hub id is looked up in the
-    local cache first; downloading is attempted only when the hub is reachable.
+    A registered name resolves to verified files (:func:`irprune.weights.resolve`).  A local directory
+    must hold ``config.json`` (a BERT) and tokenizer files.  A hub id is looked up in the local cache first;
+    downloading is attempted only when the hub is reachable.  ``keep_layers`` truncates the encoder.
     """
     from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
 
+    from .. import weights
+
     num_labels = 2 if head == "two_class" else 1
+    extra: dict[str, Any] = {}
+    if keep_layers is not None:
+        extra["num_hidden_layers"] = keep_layers
+    if weights.is_registered(spec):
+        spec = str(weights.resolve(spec, weights_dir))
+    elif weights_dir is not None:
+        raise ConfigError(f"monobert.weights_dir is set but pretrained = {spec!r} is not a registered checkpoint "
+                          f"({', '.join(sorted(weights.CHECKPOINTS))}); fix: put the directory in pretrained, or "
+                          "unset weights_dir")
     path = Path(spec).expanduser()
     looks_local = spec.startswith(("/", ".", "~")) or spec.count("/") > 1 or os.sep != "/" and os.sep in spec
     if path.exists() or looks_local:
@@ -108,11 +127,18 @@ def load_pretrained(spec: str, head: str = "two_class") -> tuple[Any, Any]:
         if not ((path / "tokenizer.json").is_file() or (path / "vocab.txt").is_file()):
             raise ConfigError(f"monobert.pretrained = {spec!r} has no tokenizer (tokenizer.json or vocab.txt); "
                               "fix: save the tokenizer into the checkpoint directory (pretrain_mlm does)")
-        model = BertForSequenceClassification.from_pretrained(str(path), num_labels=num_labels,
-                                                              local_files_only=True)
-        return model, load_tokenizer(path)
+        n_layers = AutoConfig.from_pretrained(str(path), local_files_only=True).num_hidden_layers
+        if keep_layers is not None and keep_layers > n_layers:
+            raise ConfigError(f"monobert.keep_layers = {keep_layers} exceeds the {n_layers} layers of {spec!r}; "
+                              f"fix: set it to at most {n_layers} (or null)")
+        model = _quiet(lambda: BertForSequenceClassification.from_pretrained(
+            str(path), num_labels=num_labels, local_files_only=True, **extra))
+        tok = load_tokenizer(path)
+        check_vocab(tok, model.config.vocab_size, spec)
+        return model, tok
     try:  # a hub id already in the local cache works offline
-        return (BertForSequenceClassification.from_pretrained(spec, num_labels=num_labels, local_files_only=True),
+        return (BertForSequenceClassification.from_pretrained(spec, num_labels=num_labels, local_files_only=True,
+                                                              **extra),
                 AutoTokenizer.from_pretrained(spec, local_files_only=True))
     except OSError:
         pass
@@ -122,11 +148,31 @@ def load_pretrained(spec: str, head: str = "two_class") -> tuple[Any, Any]:
                           "checkpoint directory (e.g. the output of pretrain_mlm), set it to null to train from "
                           "scratch, or run once with network access to fill the cache")
     try:
-        return (BertForSequenceClassification.from_pretrained(spec, num_labels=num_labels),
+        return (BertForSequenceClassification.from_pretrained(spec, num_labels=num_labels, **extra),
                 AutoTokenizer.from_pretrained(spec))
     except OSError as e:
         raise ConfigError(f"monobert.pretrained = {spec!r}: could not load it from the Hugging Face Hub ({e}); "
                           "fix: check the model id or pass a local checkpoint directory") from None
+
+
+def check_vocab(tokenizer: Any, vocab_size: int, spec: str) -> None:
+    """The tokenizer's ids must index the checkpoint's embedding rows."""
+    if len(tokenizer) > vocab_size:
+        raise ConfigError(f"monobert.pretrained = {spec!r}: the tokenizer has {len(tokenizer)} tokens but the "
+                          f"checkpoint's embedding has {vocab_size} rows; fix: use the tokenizer saved with this "
+                          "checkpoint (a tokenizer and weights from different models cannot be combined)")
+
+
+def _quiet(load: Any) -> Any:
+    """Run a ``from_pretrained`` call with transformers' load report (new head, dropped layers) silenced."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return load()
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 @MODELS.register("monobert")
@@ -152,7 +198,7 @@ class MonoBERT(Ranker):
             if text is not None:
                 raise ConfigError("monobert: pretrained is set, so the tokenizer comes from the checkpoint; "
                                   "pass text=None (or unset pretrained to use this tokenizer)")
-            bert, tok = load_pretrained(cfg.pretrained, cfg.head)
+            bert, tok = load_pretrained(cfg.pretrained, cfg.head, cfg.weights_dir, cfg.keep_layers)
             model = cls(cfg, tok, bert)
             model.check_lengths(cfg.max_query_len, cfg.max_doc_len)      # fail at build, not at first batch
             return model
