@@ -217,7 +217,7 @@ def test_task_stage_outs_are_the_paths_the_code_writes():
 
 def test_the_full_task_overlay_is_a_valid_params_file(tmp_path):
     """configs/tasks-full.yaml merged into params.yaml loads for the task stages, names valid grid values, and its
-    sparsities are the seed's compression axis c = 0.5, 1, 2 (sparsity = 1 - 10^-c)."""
+    sparsities are the GraSP/NLP report's compression axis c = 0.5, 1, 2 (sparsity = 1 - 10^-c)."""
     from irprune.config import load_params
     from irprune.overlay import deep_merge
     from irprune.pipeline import task_stage
