@@ -1,4 +1,4 @@
-"""How many steps does monoBERT's small shape need to learn exact term matching from scratch? (issue 3)
+"""How many steps does monoBERT's small shape need to learn exact term matching from scratch?
 
 A ranker that beats BM25 must at least tell whether a query term occurs in a passage.  This benchmark isolates
 that skill on an endless stream of fresh random examples (so nothing can be memorised): the input is

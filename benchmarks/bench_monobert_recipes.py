@@ -1,4 +1,4 @@
-"""Learning curves of monoBERT fine-tuning recipes on the default collection (the issue-3 investigation).
+"""Learning curves of monoBERT fine-tuning recipes on the default collection.
 
 The from-scratch monoBERT of the default study does not leave the uniform-score plateau within the CPU budget
 (its test MRR@10 is below BM25's).  This script fine-tunes it with one recipe, outside the pipeline, and prints

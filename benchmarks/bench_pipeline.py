@@ -1,7 +1,7 @@
 """Benchmark the pipeline's wall time: data + BM25 stages from scratch, and a no-op `dvc repro`.
 
 Run from the project root inside the environment (``make bench`` or ``.venv/bin/python
-benchmarks/bench_pipeline.py``).  Targets (issue: study foundation): data stage incl. BM25 < 60 s on 2 CPU
+benchmarks/bench_pipeline.py``).  Targets: data stage incl. BM25 < 60 s on 2 CPU
 cores; a no-op ``dvc repro`` (everything cached) < 5 s.  Prints one line per measurement and, with --json, writes
 the figures to a file.
 """

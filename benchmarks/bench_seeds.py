@@ -1,4 +1,4 @@
-"""Seed robustness of the dense rankers against BM25: `train@<model>` once per `train.seed` (issue 3).
+"""Seed robustness of the dense rankers against BM25: `train@<model>` once per `train.seed`.
 
 Clones the committed HEAD into a scratch directory (the project's outputs are untouched), runs
 `dvc repro bm25 pretrain` there once (data, BM25 runs, tokenizer, MLM, word vectors), then for every seed and model:

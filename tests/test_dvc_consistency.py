@@ -108,6 +108,16 @@ def test_source_notebooks_are_thin_and_parameterised():
         assert any("parameters" in c["metadata"].get("tags", []) for c in code), nb_path
         assert not any(c.get("outputs") for c in code), f"{nb_path} committed with outputs"
         assert sum(len("".join(c["source"]).splitlines()) for c in code) <= 60, f"{nb_path} is not thin"
+        # each markdown cell opens with a heading that renders as one (no stray text such as "MD## " before the #)
+        for cell in (c for c in nb["cells"] if c["cell_type"] == "markdown"):
+            first = "".join(cell["source"]).splitlines()[0]
+            assert first.startswith("#"), f"{nb_path}: markdown cell starts with {first!r}, not a heading"
+
+
+def test_source_notebooks_are_valid_nbformat():
+    nbformat = pytest.importorskip("nbformat")
+    for nb_path in (ROOT / "notebooks").glob("*.ipynb"):
+        nbformat.validate(nbformat.read(nb_path, as_version=4))
 
 
 def test_params_yaml_sections_are_all_read_by_some_stage():
@@ -207,7 +217,7 @@ def test_task_stage_outs_are_the_paths_the_code_writes():
 
 def test_the_full_task_overlay_is_a_valid_params_file(tmp_path):
     """configs/tasks-full.yaml merged into params.yaml loads for the task stages, names valid grid values, and its
-    sparsities are the seed's compression axis c = 0.5, 1, 2 (sparsity = 1 - 10^-c)."""
+    sparsities are the GraSP/NLP report's compression axis c = 0.5, 1, 2 (sparsity = 1 - 10^-c)."""
     from irprune.config import load_params
     from irprune.overlay import deep_merge
     from irprune.pipeline import task_stage

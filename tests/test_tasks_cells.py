@@ -29,8 +29,9 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_seed_compression_notation():
-    # the seed report's axis: compression c keeps 10^-c of the weights (0.5, 1, 2 -> 31.6%, 10%, 1%)
+def test_grasp_compression_notation():
+    # the compression axis of the GraSP/NLP report (../shared/seeds/report-grasp-random-nlp.txt): compression c
+    # keeps 10^-c of the weights (0.5, 1, 2 -> 31.6%, 10%, 1%)
     for c, kept in ((0.5, 0.316227766), (1.0, 0.1), (2.0, 0.01)):
         assert 1 - sparsity_from_compression(c) == pytest.approx(kept)
 
@@ -119,7 +120,7 @@ def test_pruned_cell_keeps_masks_zero(method):
     task = _cls_task()
     res = run_cell(task, "embedding_bag", method, 0.9, 0, TaskPruningConfig(synflow_rounds=5))
     _assert_masked_zero(res, 0.9)
-    assert res.record["compression"] == pytest.approx(1.0)  # 10% kept = compression 1 in the seed's notation
+    assert res.record["compression"] == pytest.approx(1.0)  # 10% kept = compression 1 in GraSP's notation
     assert res.record["accuracy"] > 0.3
 
 

@@ -156,11 +156,11 @@ class PruneStage:
         "models.{item.model}", lambda item, value: parse_model_spec(item["model"] if item else "", value))
 
 
-# The cross-task comparison (issue 7): `matrix` stages over params.yaml's `task_grid` (templating only) that read
+# The cross-task comparison: `matrix` stages over params.yaml's `task_grid` (templating only) that read
 # the whole `tasks` section; the dense model per (task/model pair, seed), then one pruned cell per grid item.
 STAGES.add("task_dense", TaskStage)
 STAGES.add("task", TaskStage)
-# DSI (issue 6): the dense model on its indexed subset (`dsi`, which also reads `bm25` for BM25 over the same
+# DSI: the dense model on its indexed subset (`dsi`, which also reads `bm25` for BM25 over the same
 # subset), then one pruned cell per item of params.yaml's `dsi_grid` (`dsi_prune`, a matrix read by templating only).
 STAGES.add("dsi", DSIStage)
 STAGES.add("dsi_prune", DSIPruneStage)

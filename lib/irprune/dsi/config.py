@@ -106,8 +106,9 @@ class DSIRetrieveConfig:
 
 @frozen
 class DSIPruneConfig:
-    """How a DSI pruning cell prunes: train-prune-recover (the seed's protocol: one-shot L1 magnitude pruning, then
-    training with masks fixed) or gradual magnitude pruning during that training (Zhu & Gupta 2017)."""
+    """How a DSI pruning cell prunes: train-prune-recover (the protocol of the DSI/T5 pruning slides among the
+    sources, ``../shared/seeds/slides-dsi-t5-pruning.txt``: one-shot L1 magnitude pruning, then training with masks
+    fixed) or gradual magnitude pruning during that training (Zhu & Gupta 2017)."""
 
     scope: Literal["global", "layerwise"] = param("layerwise", doc="rank weights per tensor or all together")
     include_embeddings: bool = param(False, doc="also prune the (tied) token embedding / output matrix")

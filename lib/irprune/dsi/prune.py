@@ -2,9 +2,10 @@
 
 Methods (registry :data:`DSI_METHODS`; an unknown name lists the known ones):
 
-* ``magnitude`` -- the seed's train-prune-recover: one-shot unstructured L1 magnitude pruning (Han et al. 2015)
-  of the trained T5's weight matrices with :func:`irprune.pruning.prune_oneshot`, then ``recovery_steps`` of
-  training with the masks fixed (the mask parametrization keeps pruned weights exactly zero).
+* ``magnitude`` -- train-prune-recover, as in the DSI/T5 pruning slides among the sources
+  (``../shared/seeds/slides-dsi-t5-pruning.txt``): one-shot unstructured L1 magnitude pruning (Han et al. 2015) of
+  the trained T5's weight matrices with :func:`irprune.pruning.prune_oneshot`, then ``recovery_steps`` of training
+  with the masks fixed (the mask parametrization keeps pruned weights exactly zero).
 * ``gmp`` -- gradual magnitude pruning (Zhu & Gupta 2017, cubic schedule) during the same ``recovery_steps`` of
   training, with :class:`irprune.pruning.GradualPruner` (updates at ``start_frac .. end_frac`` of the steps).
 """

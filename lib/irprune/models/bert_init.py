@@ -13,7 +13,8 @@ is about 1/3, and a token attends mostly to itself.
 Why: ranking needs the cross-encoder to relate query tokens to passage tokens.  ``benchmarks/bench_bert_matching.py``
 isolates that skill (is the query token in the passage?); the small monoBERT shape stays at chance for 8,000 steps
 with either BERT's initialisation or the mimetic attention alone, and learns it (accuracy >= 0.99) within 750 steps
-with both the mimetic attention and position embeddings at 0.1 (README "monoBERT on the default collection").
+with both the mimetic attention and position embeddings at 0.1 (docs/research-log.md, "monoBERT on the default
+collection").
 """
 
 from __future__ import annotations

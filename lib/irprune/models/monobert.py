@@ -181,7 +181,7 @@ class MonoBERT(Ranker):
 
     name = "monobert"
     config_cls = MonoBERTConfig
-    # small: dropout off (with 0.1 the from-scratch BERT does not learn term matching: README, bench_bert_matching)
+    # small: dropout off (with 0.1 the from-scratch BERT does not learn term matching: bench_bert_matching)
     presets = {"small": {"dropout": 0.0}, "paper": {"vocab_size": 30522, "hidden": 768, "layers": 12, "heads": 12,
                                       "intermediate": 3072, "max_len": 512, "max_query_len": 64,
                                       "max_doc_len": 445}}

@@ -24,7 +24,7 @@ class ReportResult:
     pdf: Path | None = None
 
     def markdown(self) -> str:
-        """Every table as Markdown (for the notebook and the README)."""
+        """Every table as Markdown (for the notebook)."""
         return "\n".join(t.markdown() for t in self.tables.values())
 
 

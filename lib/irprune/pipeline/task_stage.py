@@ -1,4 +1,4 @@
-"""Cross-task stages (issue 7): the dense model and the pruned cells of classification and translation.
+"""Cross-task stages: the dense model and the pruned cells of classification and translation.
 
 ``dvc.yaml`` runs two ``matrix`` stages over ``params.yaml``'s ``task_grid``: ``task_dense@<pair>-<seed>`` trains
 the dense model of a task/model *pair* (``classification-embedding_bag``: task and model joined by ``-``, one

@@ -17,7 +17,7 @@ RESULTS_CSV = Path("results") / "results.csv"              # the tidy results ta
 RESULTS_PARQUET = Path("results") / "results.parquet"      # the same table as parquet (optional)
 SUMMARY = Path("metrics") / "summary.json"                 # headline numbers for `dvc metrics show`
 SPARSITY_PLOT = Path("plots") / "sparsity_curves.csv"      # `dvc plots` data (template: report/sparsity_plot.json)
-FIGURES = Path("figures")                                  # PDF (paper) and PNG (README) figures
+FIGURES = Path("figures")                                  # PDF (paper) and PNG (notebook) figures
 REPORT = Path("report")
 PAPER_TEX = REPORT / "paper.tex"
 PAPER_PDF = REPORT / "paper.pdf"
@@ -52,7 +52,7 @@ class ReportConfig:
     sparsity_tolerance: float = param(0.02, ge=0.0, le=0.1,
                                       doc="achieved sparsity within this of a key sparsity counts as at it")
     target_keep: float = param(0.9, gt=0.0, le=1.0, doc="the main method's target: keep this share of dense at "
-                                                        "compare_sparsity (issue 4: 90% at 90%)")
+                                                        "compare_sparsity (default: 90% of dense at 90% sparsity)")
     main_method: str = param("gmp", nonempty=True, doc="method whose per-layer sparsity and PQI are drawn")
     pruning_log_globs: tuple[str, ...] = param(("runs/prune/**/pruning_log.json",),
                                                doc="PruningLog JSON files (irprune.pruning.pqi.PruningLog.save)")

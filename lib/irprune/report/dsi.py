@@ -1,4 +1,4 @@
-"""DSI in the report (issue 6): the dense DSI against BM25 on the same indexed subset and beside the rerankers,
+"""DSI in the report: the dense DSI against BM25 on the same indexed subset and beside the rerankers,
 and DSI's quality against sparsity for train-prune-recover (one-shot magnitude) and gradual magnitude pruning.
 
 Reads the DSI stages' records, which hold what the tidy table has no column for (Hits@k, encoder and decoder

@@ -1,4 +1,4 @@
-"""The report's figures, drawn from the tidy table and the pruning logs; each saved as PDF (paper) and PNG (README).
+"""The report's figures, drawn from the tidy table and the pruning logs; each saved as PDF (paper) and PNG (notebook).
 
 Every function returns the written paths, or ``[]`` when there is nothing to draw (the paper then says the part
 was not run).  Styles come from :mod:`.palette`, so a method has the same colour, marker and dash everywhere.

@@ -22,8 +22,8 @@ rendered from them):
 * ``per_query_path``: JSON of per-query scores for significance tests (:func:`load_per_query`).
 
 The table adds :data:`DERIVED_COLUMNS`, computed by :func:`derived_columns` for every row (never written in a
-cell file): ``compression`` = ``-log10(1 - achieved_sparsity)``, the GraSP/SynFlow (and seed report) notation
-(:mod:`irprune.pruning.sparsity`; null when nothing is kept), and ``flop_sparsity`` = ``1 - flops_sparse /
+cell file): ``compression`` = ``-log10(1 - achieved_sparsity)``, the GraSP/SynFlow notation, also the GraSP/NLP
+report's (:mod:`irprune.pruning.sparsity`; null when nothing is kept), and ``flop_sparsity`` = ``1 - flops_sparse /
 flops_dense``, the fraction of multiply-adds sparse execution skips (null without FLOP counts).
 """
 

@@ -1,4 +1,4 @@
-"""The report's tables, rendered from the tidy table as LaTeX (booktabs) and Markdown (README).
+"""The report's tables, rendered from the tidy table as LaTeX (booktabs) and Markdown (the report notebook).
 
 Tables shrink to the text width (adjustbox).  Cells are written as plain Unicode text; :func:`latex_escape`
 turns it into LaTeX (``†`` -> ``$^\\dagger$``,

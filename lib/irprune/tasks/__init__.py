@@ -1,9 +1,10 @@
-"""Cross-task comparison (issue 7): text classification and translation pruned with the same kernels as the rankers.
+"""Cross-task comparison: text classification and translation pruned with the same kernels as the rankers.
 
 * :mod:`.classification`: AG News (CSV, Hugging Face), the synthetic topic corpus, EmbeddingBag and Transformer
   classifiers, accuracy and macro-F1.
-* :mod:`.translation`: Multi30k (Hugging Face), the synthetic reordering/agreement grammar, the seed's
-  ``nn.Transformer`` seq2seq model, greedy and beam decoding, BLEU (sacrebleu).
+* :mod:`.translation`: Multi30k (Hugging Face), the synthetic reordering/agreement grammar, the
+  ``nn.Transformer`` seq2seq model of the GraSP/NLP report among the sources
+  (``../shared/seeds/report-grasp-random-nlp.txt``), greedy and beam decoding, BLEU (sacrebleu).
 * :mod:`.cell`: one (task, model, method, sparsity, seed) cell; :mod:`.flops`: MACs dense/sparse;
   :mod:`.common`: the training loop; :mod:`.registry`: task name -> bundle.
 """

@@ -3,18 +3,19 @@
 Protocols (the pruning kernels are :mod:`irprune.pruning`'s, shared with the rankers):
 
 * ``dense``: train from the seeded initialisation for ``train.epochs``.
-* one-shot scorers (``magnitude random snip grasp synflow``), ``prune_at: init`` (the seed report's and the
-  GraSP/SNIP/SynFlow papers' protocol): score the seeded initialisation (the same one the dense model started
-  from), mask to the target sparsity (SynFlow iteratively, ``synflow_rounds``; Tanaka et al. 2020), then train
-  for ``train.epochs`` with the mask fixed.  ``prune_at: dense``: score the trained dense model, mask, fine-tune
+* one-shot scorers (``magnitude random snip grasp synflow``), ``prune_at: init`` (the protocol of the GraSP/NLP
+  report among the sources, ``../shared/seeds/report-grasp-random-nlp.txt``, and of the GraSP/SNIP/SynFlow
+  papers): score the seeded initialisation (the same one the dense model started from), mask to the target
+  sparsity (SynFlow iteratively, ``synflow_rounds``; Tanaka et al. 2020), then train for ``train.epochs`` with the
+  mask fixed.  ``prune_at: dense``: score the trained dense model, mask, fine-tune
   for ``train.finetune_epochs``.
 * ``gmp``: Zhu & Gupta (2017) gradual magnitude pruning while fine-tuning the dense model for
   ``train.finetune_epochs``; ``gmp_updates`` cubic-schedule mask updates between ``gmp_start_frac`` and
   ``gmp_end_frac`` of the steps.
 
-Reported: sparsity as the fraction of prunable weights the mask removes (overall and per tensor), the seed's
-compression notation ``c = -log10(density)`` and the ratio ``1/density`` (:mod:`irprune.pruning.sparsity`, the
-one tested place), MACs dense and sparse (:mod:`irprune.tasks.flops`) and FLOP sparsity.
+Reported: sparsity as the fraction of prunable weights the mask removes (overall and per tensor), the GraSP/NLP
+report's compression notation ``c = -log10(density)`` and the ratio ``1/density`` (:mod:`irprune.pruning.sparsity`,
+the one tested place), MACs dense and sparse (:mod:`irprune.tasks.flops`) and FLOP sparsity.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class TaskPruningConfig:
                                                             "report, GraSP/SNIP/SynFlow papers) or the dense model")
     scope: Literal["global", "layerwise"] = param("global", doc="rank all prunable weights together or per tensor")
     include: tuple[Literal["linear", "embedding"], ...] = param(("linear", "embedding"), nonempty=True,
-                                                                doc="the seed pruned [linear] only")
+                                                                doc="the GraSP/NLP report pruned [linear] only")
     score_batches: int = param(4, ge=1, doc="training batches summed by SNIP and GraSP")
     synflow_rounds: int = param(20, ge=1, doc="SynFlow's iterative rounds (exponential schedule)")
     grasp_temperature: float = param(200.0, gt=0, doc="GraSP reference implementation's T")

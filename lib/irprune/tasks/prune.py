@@ -2,9 +2,10 @@
 
 ``linear`` = every ``nn.Linear`` weight plus the packed ``in_proj_weight`` of ``nn.MultiheadAttention`` (the
 Q/K/V projections: linear maps that :func:`irprune.pruning.prunable_parameters` does not see because they are not
-``nn.Linear`` modules); ``embedding`` = ``nn.Embedding`` and ``nn.EmbeddingBag`` tables.  The seed report pruned
-``nn.Linear`` layers only (``include: [linear]``); the study default also prunes embeddings, as the IR models'
-default selection does.  Biases and norms are never pruned.
+``nn.Linear`` modules); ``embedding`` = ``nn.Embedding`` and ``nn.EmbeddingBag`` tables.  The GraSP/NLP report
+among the sources (``../shared/seeds/report-grasp-random-nlp.txt``) pruned ``nn.Linear`` layers only
+(``include: [linear]``); the study default also prunes embeddings, as the IR models' default selection does.
+Biases and norms are never pruned.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Classification models: the seed's EmbeddingBag + linear model and a small Transformer encoder classifier.
+"""Classification models: the GraSP/NLP report's EmbeddingBag + linear model and a small Transformer classifier.
 
 ``EmbeddingBagClassifier`` is the fastText-style bag-of-embeddings model (Joulin et al., 2017, "Bag of tricks for
-efficient text classification") of PyTorch's AG News tutorial that the seed report prunes: ``mean(E[ids])`` over
+efficient text classification") of PyTorch's AG News tutorial, which the GraSP/NLP report among the sources
+(``../shared/seeds/report-grasp-random-nlp.txt``) prunes: ``mean(E[ids])`` over
 the non-pad tokens, then one linear layer.  The bag is computed as ``nn.Embedding`` + a masked mean/sum, which
 equals ``nn.EmbeddingBag(mode, padding_idx=0)`` (a test checks it) but, unlike it, is twice differentiable:
 GraSP needs Hessian-gradient products and ``_embedding_bag_backward`` has no derivative.

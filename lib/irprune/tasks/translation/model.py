@@ -1,6 +1,7 @@
-"""The seed report's sequence-to-sequence model: ``nn.Transformer`` with token embeddings scaled by ``sqrt(d)``,
+"""The sequence-to-sequence model of the GraSP/NLP report among the sources
+(``../shared/seeds/report-grasp-random-nlp.txt``): ``nn.Transformer`` with token embeddings scaled by ``sqrt(d)``,
 sinusoidal positions and a linear generator, as in PyTorch's "Language translation with nn.Transformer" tutorial
-(Vaswani et al., 2017).  The seed's sizes are 3 encoder + 3 decoder layers, d = 512, feed-forward 512, 8 heads;
+(Vaswani et al., 2017).  The report's sizes are 3 encoder + 3 decoder layers, d = 512, feed-forward 512, 8 heads;
 the offline default is smaller (see :class:`Seq2SeqConfig`).  Batches are ``[B, L]`` (batch first), pad id 0.
 """
 
@@ -23,7 +24,8 @@ class Seq2SeqConfig:
     num_encoder_layers: int = param(2, ge=1)
     num_decoder_layers: int = param(2, ge=1)
     dim_feedforward: int = param(128, ge=1)
-    dropout: float = param(0.0, ge=0, lt=1, doc="the seed uses 0.1; 0 trains the small synthetic pair ~2x faster")
+    dropout: float = param(0.0, ge=0, lt=1,
+                           doc="the GraSP/NLP report uses 0.1; 0 trains the small synthetic pair ~2x faster")
     max_len: int = param(128, ge=2, doc="longest sequence (positions table size)")
 
     def validate(self) -> None:

@@ -33,7 +33,8 @@ class TranslationTaskConfig:
     source: Literal["synthetic", "multi30k_hf"] = param(
         "synthetic", doc="synthetic (offline default grammar) | multi30k_hf (the Hub's Multi30k; needs the network)")
     hf_name: str = param(MULTI30K_HF, nonempty=True)
-    src_lang: str = param("de", nonempty=True, doc="multi30k_hf: source column (the seed translates de -> en)")
+    src_lang: str = param("de", nonempty=True,
+                          doc="multi30k_hf: source column (the GraSP/NLP report translates de -> en)")
     tgt_lang: str = param("en", nonempty=True)
     max_train: Optional[int] = param(None, ge=1, doc="use at most this many training pairs (seeded subset)")
     max_test: Optional[int] = param(None, ge=1, doc="evaluate on at most this many test pairs")
