@@ -92,8 +92,12 @@ def score_pairs(model: "Ranker", pairs: Sequence[tuple[str, str]], *, batch_size
 def rerank(model: "Ranker", queries: Mapping[str, str], corpus: Mapping[str, str], candidates: Candidates, *,
            depth: int | None = None, batch_size: int = 256, max_query_len: int | None = None,
            max_doc_len: int | None = None, device: torch.device | str | None = None,
-           sort_by_length: bool = True, progress: bool | str = False) -> Run:
+           sort_by_length: bool = True, progress: bool | str = False, keep_rest: bool = False) -> Run:
     """Re-rank the top ``depth`` candidates of every query in ``candidates`` with ``model``.
+
+    With ``keep_rest`` the candidates below ``depth`` follow the re-ranked ones in their first-stage order (the
+    usual re-rank-top-k protocol: recall at the first stage's depth is kept; metrics at cut-offs <= ``depth``
+    are those of the re-ranked list).
 
     ``candidates`` maps a query id to its first-stage doc ids (a list in rank order, or a scored ranking such as
     a BM25 :data:`Run`).  Queries without candidates get an empty ranking; a query id missing from ``queries`` or
@@ -121,6 +125,13 @@ def rerank(model: "Ranker", queries: Mapping[str, str], corpus: Mapping[str, str
             raise DataFormatError(f"rerank: doc id {docid!r} is listed twice for query {qid!r}",
                                   fix="deduplicate the candidate list")
         run[qid][docid] = float(s)
+    if keep_rest and depth is not None:
+        for qid, docs in candidate_lists(candidates, None).items():
+            tail = [d for d in docs[depth:] if d not in run[qid]]
+            if tail:
+                floor = min(run[qid].values(), default=0.0) - 1.0
+                for i, docid in enumerate(tail):
+                    run[qid][docid] = floor - i
     return sort_run(run)
 
 

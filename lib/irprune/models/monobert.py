@@ -44,6 +44,8 @@ class MonoBERTConfig:
                                       "checkpoint dir or hub id; null = initialise from params")
     weights_dir: Optional[str] = param(None, doc="a local copy of the registered checkpoint's files (verified)")
     keep_layers: Optional[int] = param(None, ge=1, doc="keep the first n encoder layers of the checkpoint")
+    freeze_embeddings: bool = param(False, doc="keep the word-piece embedding matrix fixed (it is never pruned; "
+                                    "on CPU its dense gradient and AdamW update cost about a third of a step)")
     head: Literal["two_class", "one_logit"] = param("two_class", doc="2-way softmax head (paper) or 1 logit")
     vocab_size: Optional[int] = param(None, ge=1, doc="embedding rows; null = the tokenizer's size")
     hidden: int = param(128, ge=1, doc="hidden size (paper 768)")
@@ -201,6 +203,7 @@ class MonoBERT(Ranker):
             bert, tok = load_pretrained(cfg.pretrained, cfg.head, cfg.weights_dir, cfg.keep_layers)
             model = cls(cfg, tok, bert)
             model.check_lengths(cfg.max_query_len, cfg.max_doc_len)      # fail at build, not at first batch
+            model.freeze_word_embeddings(cfg.freeze_embeddings)
             return model
         if text is None or not hasattr(text, "convert_tokens_to_ids"):
             raise ConfigError("monobert without pretrained needs a tokenizer (irprune.text.train_wordpiece on the "
@@ -209,7 +212,12 @@ class MonoBERT(Ranker):
         if vocab_size < len(text):
             raise ConfigError(f"model.monobert.vocab_size = {vocab_size} is smaller than the tokenizer ({len(text)}); "
                               "set it to null")
-        return cls(cfg, text, BertForSequenceClassification(bert_config(cfg, vocab_size, text.pad_token_id)))
+        model = cls(cfg, text, BertForSequenceClassification(bert_config(cfg, vocab_size, text.pad_token_id)))
+        model.freeze_word_embeddings(cfg.freeze_embeddings)
+        return model
+
+    def freeze_word_embeddings(self, frozen: bool) -> None:
+        self.bert.bert.embeddings.word_embeddings.weight.requires_grad_(not frozen)
 
     def save_text(self, directory: Path) -> None:
         self.text.save_pretrained(str(directory / "tokenizer"))
@@ -220,7 +228,9 @@ class MonoBERT(Ranker):
         from transformers import BertConfig, BertForSequenceClassification
 
         hf = BertConfig.from_json_file(str(directory / "bert_config.json"))
-        return cls(cfg, load_tokenizer(directory / "tokenizer"), BertForSequenceClassification(hf))
+        model = cls(cfg, load_tokenizer(directory / "tokenizer"), BertForSequenceClassification(hf))
+        model.freeze_word_embeddings(cfg.freeze_embeddings)
+        return model
 
     def length_limits(self) -> tuple[int, int]:
         room = self.bert.config.max_position_embeddings - 3

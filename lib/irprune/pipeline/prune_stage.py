@@ -103,7 +103,8 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
     per_query: dict[str, Any] = {}
     for split in cfg.prune.eval_splits:
         s = ds.splits[split]
-        ranking = rerank(net, s.queries, ds.corpus, bm25[split], batch_size=tcfg.batch_size_eval)
+        ranking = rerank(net, s.queries, ds.corpus, bm25[split], depth=tcfg.eval_depth, keep_rest=True,
+                         batch_size=tcfg.batch_size_eval)
         write_trec_run(ranking, run_dir / f"{split}.trec", tag=f"{model}-{method}-{sparsity}")
         ecfg = eval_config_for(s.qrels, cfg.evaluation)
         res = evaluate(s.qrels, ranking, ecfg)

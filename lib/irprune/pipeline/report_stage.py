@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_write_text
+from .. import paths
+from ..io import atomic_write_text, read_json
 from ..report import config as rc
 from ..report import dsi as dsi_report
 from ..report import figures, macros, tables
@@ -75,6 +76,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     m = macros.build(df, r, cfg.significance, card, syn, bm25, hw, n_tested=len(tests),
                      n_significant=sum(x.significant for x in tests.values()))
     dsi_report.add_macros(m, dsi, r.question_keep, r.sparsity_tolerance)
+    macros.add_bert_start(m, _bert_start(root))
     atomic_write_text(gen / "macros.tex", m.render())
     t["macros_s"] = time.perf_counter() - t0
 
@@ -87,3 +89,12 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
         t["pdf_s"] = time.perf_counter() - t0
     print(f"report: {len(figs) // 2} figure(s), {len(tabs)} tables, {len(m.values)} macros -> {gen}")
     return ReportResult(figs, tabs, m, t, pdf)
+
+
+def _bert_start(root: Path) -> dict[str, Any] | None:
+    """What monoBERT started from, as its train stage recorded it (None when monoBERT was not trained)."""
+    path = root / paths.model_metrics("monobert")
+    if not path.is_file():
+        return None
+    start = read_json(path).get("start")
+    return start if isinstance(start, dict) else None

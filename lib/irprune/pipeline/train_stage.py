@@ -144,7 +144,8 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, pretrain_dir: Path = paths.
     per_query: dict[str, Any] = {}
     for split in ("dev", "test"):
         s = ds.splits[split]
-        run_ = rerank(model, s.queries, ds.corpus, bm25[split], batch_size=tcfg.batch_size_eval,
+        run_ = rerank(model, s.queries, ds.corpus, bm25[split], depth=tcfg.eval_depth, keep_rest=True,
+                      batch_size=tcfg.batch_size_eval,
                       progress=f"rerank {split}" if tcfg.progress else False)
         write_trec_run(run_, paths.model_run(name, split), tag=name)
         if any(s.qrels.values()):
@@ -163,6 +164,11 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, pretrain_dir: Path = paths.
         metrics["vs_bm25"] = {"metric": metric, "test": c.test, "n": c.n, "mean_diff": c.mean_diff,
                               "p_value": c.p_value, "significant": c.p_value <= cfg.significance.alpha,
                               "beats_bm25": c.p_value <= cfg.significance.alpha and c.mean_diff > 0}
+    start = getattr(model_cfg, "pretrained", None)
+    if start is not None and name == "monobert":
+        metrics["start"] = {"checkpoint": spec.config.pretrained or "MLM from scratch (pretrain stage)",
+                            "layers": int(model.bert.config.num_hidden_layers),
+                            "hidden": int(model.bert.config.hidden_size)}
     metrics.update(parameters=n_params, preset=spec.preset, selection_metric=tcfg.metric,
                    train_seconds=round(history.seconds, 2), rerank_seconds=round(rerank_s, 2),
                    stage_seconds=round(time.perf_counter() - t_start, 2), steps=history.steps,

@@ -130,6 +130,15 @@ def hardware() -> dict[str, str]:
             "torch": torch.__version__, "python": platform.python_version(), "os": platform.system()}
 
 
+def add_bert_start(M: Macros, start: Mapping[str, Any] | None) -> None:
+    """``BertStart``: the checkpoint monoBERT was fine-tuned from and its encoder's shape."""
+    M.flag("HaveBertStart", bool(start))
+    if start:
+        M.text("BertStart", f"{start['checkpoint']} ({start['layers']} layers, hidden size {start['hidden']})")
+    else:
+        M.text("BertStart", NOT_RUN)
+
+
 def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
           synthetic: Any = None, bm25_metrics: Mapping[str, Any] | None = None,
           hw: Mapping[str, str] | None = None, n_tested: int = 0, n_significant: int = 0) -> Macros:
@@ -155,6 +164,11 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
     M.add("NumEntities", count(syn.n_entities) if syn else NOT_RUN)
     M.add("NumRelations", count(syn.n_relations) if syn else NOT_RUN)
     M.add("NumHardDistractors", count(syn.n_hard_distractors) if syn else NOT_RUN)
+    words = syn is not None and getattr(syn, "surface", "pseudo") == "words"
+    M.flag("SurfaceWords", words)
+    M.flag("SynonymsEmbedding", words and syn.synonyms == "embedding")
+    M.text("SurfaceCheckpoint", syn.surface_checkpoint if words else "none")
+    M.add("LexiconSize", count(syn.lexicon_size) if words else NOT_RUN)
     bm = bm25_metrics or {}
     M.add("BMDepth", count(bm["depth"]) if "depth" in bm else NOT_RUN)
     rl = bm.get(split, {}).get("relevance_level") if isinstance(bm.get(split), Mapping) else None

@@ -42,7 +42,8 @@ class TrainConfig:
     eval_every: int = param(100, ge=1, doc="evaluate on dev every this many optimizer steps (and at the end)")
     eval_queries: Optional[int] = param(None, ge=1, doc="dev queries used for early stopping (null = all; "
                                                          "the first n in id order)")
-    eval_depth: int = param(100, ge=1, doc="BM25 candidates re-ranked in the early-stopping evaluation")
+    eval_depth: int = param(100, ge=1, doc="BM25 candidates a ranker re-ranks: in checkpoint selection and in "
+                            "the reported dev/test runs alike (one depth)")
     metric: str = param("mrr@10", doc="dev metric of early stopping and checkpoint selection")
     selection: Selection = param("best", doc="best = the evaluated checkpoint with the highest dev metric "
                                              "(ties: the earliest); last = the final weights")
