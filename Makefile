@@ -70,7 +70,7 @@ latex:
 
 repro: setup latex
 	$(BIN)/dvc repro
-	$(BIN)/dvc metrics show
+	$(BIN)/python -m irprune.summary
 
 test: setup latex
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
