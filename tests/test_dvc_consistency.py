@@ -306,3 +306,14 @@ def test_the_data_stage_depends_on_the_local_collection_folder():
     assert "${data.local.path}" in _raw_stages()["data"]["deps"]
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert (ROOT / params["data"]["local"]["path"]).exists()
+
+
+def test_metrics_files_are_not_gitignored_so_experiments_keep_them():
+    """`dvc exp run` commits what git tracks; a gitignored metrics file shows as `!` in `dvc exp show`."""
+    import subprocess
+
+    metrics = sorted({next(iter(m)) if isinstance(m, dict) else m for st in _stages().values()
+                      for m in st.get("metrics", [])})
+    assert metrics
+    proc = subprocess.run(["git", "check-ignore", "--no-index", *metrics], cwd=ROOT, capture_output=True, text=True)
+    assert proc.stdout.strip() == "", f"gitignored metrics files: {proc.stdout}"
