@@ -4,9 +4,12 @@ A stage config is a frozen dataclass whose fields are the ``params.yaml`` sectio
 ``dvc.yaml`` declares exactly those sections under the stage's ``params:`` (a test keeps the two in step,
 and :func:`irprune.config.from_mapping` rejects unknown keys, so every key of a declared section is read).
 
-A field made with :func:`irprune.stage_configs.common.section_param` reads a nested section (``models.monobert``) or, for ``foreach`` stages,
-the current item's (``models.{item}``: ``train@conv_knrm`` reads ``models.conv_knrm``, declared in ``dvc.yaml`` as
-``models.${item}``), parsed by the given function.
+A field made with :func:`irprune.stage_configs.common.section_param` reads a nested section
+(``models.monobert``) or, for ``foreach`` stages, the current item's (``models.{item}``: ``train@conv_knrm`` reads
+``models.conv_knrm``, declared in ``dvc.yaml`` as ``models.${item}``), parsed by the given function.
+
+Stage configs are imported on first use (``STAGES`` maps a name to ``"module:Class"``), so loading one stage's
+config imports only what that stage runs: ``tests/test_dvc_deps.py`` compares that closure with ``dvc.yaml``.
 """
 
 from __future__ import annotations
