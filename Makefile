@@ -79,7 +79,7 @@ latex:
 
 repro: setup latex
 	$(BIN)/dvc repro
-	$(BIN)/dvc metrics show
+	$(BIN)/python -m irprune.summary
 
 test: setup latex
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -93,8 +93,10 @@ test-fast: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py
 
+# Notebooks opened here run in notebooks/ and find the project root themselves (irprune.paths.enter_project_root).
+# Jupyter refuses to run as root without --allow-root (containers often run as root).
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/
 
 clean-env:
 	rm -rf $(VENV)

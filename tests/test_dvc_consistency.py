@@ -11,7 +11,8 @@ import yaml
 from irprune import paths
 from irprune.stages import STAGES, is_foreach, is_matrix, stage_sections
 
-NOTEBOOKLESS = {"paper"}   # runs latexmk, not a notebook
+NOTEBOOKLESS = {"paper", "check"}   # latexmk; the params check (python -m irprune.validate)
+CHECK = "check"                     # the params check: not a stage config, reads all of params.yaml
 
 from conftest import ROOT
 
@@ -22,7 +23,7 @@ def _raw_stages() -> dict:
 
 def _stages() -> dict:
     """Stage name -> definition; a ``foreach`` stage's definition is its ``do:`` block (``${item}`` unexpanded)."""
-    return {name: st["do"] if "foreach" in st else st for name, st in _raw_stages().items()}
+    return {name: st["do"] if "foreach" in st else st for name, st in _raw_stages().items() if name != CHECK}
 
 
 def _foreach_items(name: str) -> list[str]:
@@ -248,8 +249,19 @@ def test_every_overlay_applies_and_validates_every_stage(tmp_path, overlay):
     from irprune.config import load_params
     from irprune.overlay import apply_overlay
 
+    from irprune.errors import ConfigError
+
     path = tmp_path / "params.yaml"
     shutil.copy(ROOT / "params.yaml", path)
+    (tmp_path / "collections").mkdir()
+    local = (load_params(ROOT / "configs" / overlay).get("data") or {}).get("local", {}).get("path")
+    if local and not (ROOT / local).exists():      # a real collection not present on this machine
+        with pytest.raises(ConfigError, match="data.local.path"):
+            apply_overlay(ROOT / "configs" / overlay, path)
+        return
+    if local:
+        (tmp_path / local).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / local).symlink_to(ROOT / local)
     merged = apply_overlay(ROOT / "configs" / overlay, path)
     assert load_params(path) == merged
 
@@ -286,3 +298,32 @@ def test_dsi_grid_axes_outs_and_collect_globs_match_the_code():
         assert any(fnmatch.fnmatch(str(path), g.replace("**/", "*")) for g in globs), path
     assert "runs/dsi_prune" in raw["collect"]["deps"]
     assert {"runs/dsi_prune", "metrics/dsi.json"} <= set(raw["report"]["deps"])
+
+
+def test_the_params_check_runs_first_and_every_stage_depends_on_its_stamp():
+    """`check` validates all of params.yaml (whole-file params dep) and writes a constant stamp; every other stage
+    depends on the stamp, so DVC runs the check before any stage that could delete outputs."""
+    check = _raw_stages()[CHECK]
+    assert check["params"] == [{"params.yaml": None}]
+    assert f"python -m irprune.validate --stamp {paths.PARAMS_CHECK}" == check["cmd"]
+    assert check["outs"] == [{str(paths.PARAMS_CHECK): {"cache": False}}]
+    assert "lib/irprune" in check["deps"]
+    for name, stage in _stages().items():
+        assert str(paths.PARAMS_CHECK) in stage["deps"], f"stage {name} must depend on {paths.PARAMS_CHECK}"
+
+
+def test_the_data_stage_depends_on_the_local_collection_folder():
+    assert "${data.local.path}" in _raw_stages()["data"]["deps"]
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert (ROOT / params["data"]["local"]["path"]).exists()
+
+
+def test_metrics_files_are_not_gitignored_so_experiments_keep_them():
+    """`dvc exp run` commits what git tracks; a gitignored metrics file shows as `!` in `dvc exp show`."""
+    import subprocess
+
+    metrics = sorted({next(iter(m)) if isinstance(m, dict) else m for st in _stages().values()
+                      for m in st.get("metrics", [])})
+    assert metrics
+    proc = subprocess.run(["git", "check-ignore", "--no-index", *metrics], cwd=ROOT, capture_output=True, text=True)
+    assert proc.stdout.strip() == "", f"gitignored metrics files: {proc.stdout}"

@@ -3,7 +3,8 @@
 This is the command every DVC stage runs.  It sets the project-local caches (nothing is written outside the
 project, nothing reaches the network unless ``OFFLINE=0``), creates the log folder (papermill does not, and DVC
 deletes outputs before a stage runs), executes ``notebooks/STAGE.ipynb`` with the given parameters injected
-after its ``parameters`` cell, and keeps the executed copy in ``logs/`` as the stage's log.
+after its ``parameters`` cell, and keeps the executed copy in ``logs/`` as the stage's log.  The notebook's output
+stays in the log; only its progress lines (:mod:`irprune.progress`) reach the terminal.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from . import paths
+from .progress import ENV_EVERY, TerminalEcho
 
 KERNEL_NAME = "irprune"
 
@@ -61,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     log = paths.notebook_log(args.stage, args.item)
     log.parent.mkdir(parents=True, exist_ok=True)
     project_env(root)
+    if not sys.stderr.isatty():                   # CI logs: fewer progress lines
+        os.environ.setdefault(ENV_EVERY, "30")
     params = {name: _parse_value(value) for name, value in args.parameter}
 
     import papermill as pm
@@ -74,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(str(nb), str(log), parameters=params, kernel_name=kernel, progress_bar=False,
-                            cwd=str(root), log_output=False)
+                            cwd=str(root), log_output=False, stderr_file=TerminalEcho(sys.stderr))
     except pm.PapermillExecutionError as e:
         print(f"error: stage {args.stage} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n"
               f"(the executed notebook with the traceback is {log})", file=sys.stderr)

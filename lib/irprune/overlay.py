@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .config import ConfigError, load_params
+from .errors import IRPruneError
 from .io import atomic_write_text
 
 
@@ -31,21 +32,20 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_overlay(overlay_path: Path, params_path: Path) -> dict[str, Any]:
-    from .stages import STAGES, is_foreach, is_matrix, load_stage
+    """Merge ``overlay_path`` into ``params_path`` and write it, only if all of the result is valid
+    (:func:`irprune.validate.validate_params`: every section, every stage, the grids); else :class:`ConfigError`
+    listing every problem, and ``params_path`` is left unchanged."""
+    from .validate import validate_params
 
-    merged = deep_merge(load_params(params_path), load_params(overlay_path))
+    overlay = load_params(overlay_path)
+    merged = deep_merge(load_params(params_path), overlay)
     tmp = params_path.with_name(f".{params_path.name}.check")
     try:
         tmp.write_text(yaml.safe_dump(merged, sort_keys=False), encoding="utf-8")
-        for stage in STAGES:                      # every stage (every ranker / grid model) must accept the result
-            if is_foreach(stage):
-                for item in merged.get("rankers") or []:
-                    load_stage(stage, tmp, item=item)
-            elif is_matrix(stage):
-                for model in (merged.get("grid") or {}).get("models") or []:
-                    load_stage(stage, tmp, item={"model": model})
-            else:
-                load_stage(stage, tmp)
+        try:
+            validate_params(tmp)
+        except ConfigError as e:
+            raise ConfigError(str(e).replace(str(tmp), f"{params_path} with {overlay_path} applied", 1)) from None
     finally:
         tmp.unlink(missing_ok=True)
     atomic_write_text(params_path, yaml.safe_dump(merged, sort_keys=False))
@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         apply_overlay(args.overlay, args.params)
-    except ConfigError as e:
-        print(f"error: {e}\n(params.yaml was left unchanged)", file=sys.stderr)
+    except IRPruneError as e:
+        print(f"error: {e}\n({args.params} was left unchanged; fix {args.overlay})", file=sys.stderr)
         return 2
     print(f"{args.params}: applied {args.overlay}; run `dvc repro`")
     return 0

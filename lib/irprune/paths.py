@@ -6,6 +6,7 @@ names the same paths; ``tests/test_dvc_consistency.py`` keeps the two in step.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 DATA = Path("data")
@@ -14,9 +15,38 @@ DATASET_CARD = DATA / "card.json"      # counts, lengths, label distribution
 SKIP_REPORT = DATA / "skipped.json"    # input lines skipped under data.on_error=skip, by reason
 RUNS = Path("runs")
 METRICS = Path("metrics")
+PARAMS_CHECK = METRICS / "params_check.json"   # stamp of the `check` stage (params valid); every stage depends on it
 LOGS = Path("logs")                    # executed notebooks (papermill output): logs, never dependencies
 NOTEBOOKS = Path("notebooks")
 SPLITS = ("train", "dev", "test")
+PROJECT_MARKERS = ("dvc.yaml", "params.yaml")   # files that mark the project root
+
+
+def find_project_root(start: str | Path | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` (default: the working directory) holding ``dvc.yaml`` and
+    ``params.yaml``; ``None`` when there is none."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / marker).is_file() for marker in PROJECT_MARKERS):
+            return folder
+    return None
+
+
+def enter_project_root(start: str | Path | None = None) -> Path:
+    """Make the project root the working directory (every path here is relative to it) and return it.
+
+    JupyterLab starts a notebook's kernel in the notebook's folder (``notebooks/``); the stages' notebooks call
+    this (through :func:`irprune.stages.load_stage`) so they read and write the same files as under DVC.
+    """
+    root = find_project_root(start)
+    if root is None:
+        raise FileNotFoundError(f"no project root (a folder with {' and '.join(PROJECT_MARKERS)}) at or above "
+                                f"{Path(start or Path.cwd()).resolve()}; start Jupyter or the stage inside the "
+                                "project")
+    if Path.cwd().resolve() != root:
+        os.chdir(root)
+        print(f"note: working directory set to the project root {root}")
+    return root
 
 
 def bm25_run(split: str) -> Path:

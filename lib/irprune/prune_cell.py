@@ -119,13 +119,13 @@ class Cell:
         return dataclasses.replace(self.train_cfg, max_steps=max(1, steps), epochs=max(
             self.train_cfg.epochs, math.ceil(steps / max(1, -(-len(self.pool) // self.train_cfg.batch_queries)))),
             lr=lr, selection="last", patience=0, eval_every=10**9, checkpoint_every=10**9,
-            seed=self.train_cfg.seed + 1000 * self.seed, progress=False)
+            seed=self.train_cfg.seed + 1000 * self.seed)
 
     def train(self, steps: int, callbacks: tuple = ()) -> None:
         """Fine-tune ``steps`` steps with the installed masks (and ``callbacks`` for gradual methods)."""
         if steps <= 0:
             return
-        trainer = Trainer(self.model, self.recovery_config(steps), self.pool, callbacks=callbacks)
+        trainer = Trainer(self.model, self.recovery_config(steps), self.pool, callbacks=callbacks, label="recovery")
         self.recovery = trainer.fit()
 
     def batches(self) -> list[dict[str, Any]]:

@@ -4,51 +4,62 @@ A stage config is a frozen dataclass whose fields are the ``params.yaml`` sectio
 ``dvc.yaml`` declares exactly those sections under the stage's ``params:`` (a test keeps the two in step,
 and :func:`irprune.config.from_mapping` rejects unknown keys, so every key of a declared section is read).
 
-A field made with :func:`section_param` reads a nested section (``models.monobert``) or, for ``foreach`` stages,
-the current item's (``models.{item}``: ``train@conv_knrm`` reads ``models.conv_knrm``, declared in ``dvc.yaml`` as
-``models.${item}``), parsed by the given function.
+A field made with :func:`irprune.stage_configs.common.section_param` reads a nested section
+(``models.monobert``) or, for ``foreach`` stages, the current item's (``models.{item}``: ``train@conv_knrm`` reads
+``models.conv_knrm``, declared in ``dvc.yaml`` as ``models.${item}``), parsed by the given function.
+
+Stage configs are imported on first use (``STAGES`` maps a name to ``"module:Class"``), so loading one stage's
+config imports only what that stage runs: ``tests/test_dvc_deps.py`` compares that closure with ``dvc.yaml``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping
 
-from .bm25 import BM25Config
-from .config import ConfigError, frozen, from_mapping, load_params, param
-from .data.config import DataConfig
-from .dsi.config import DSIStage
-from .evaluation import EvalConfig
-from .pipeline.dsi_prune_stage import DSIPruneStage
-from .pipeline.pretrain_stage import PretrainConfig
-from .pipeline.task_stage import TaskStage
-from .costs.summary import CostsConfig
-from .prune_cell import PruneConfig
+from .config import ConfigError, from_mapping, load_params
 from .registry import Registry
-from .report.config import CollectStage, PaperStage, ReportStage
-from .significance import SignificanceConfig
-from .training.config import TrainConfig
-from .training.spec import ModelSpec, parse_model_spec
 
-STAGES: Registry[type] = Registry("stage")
+class _LazyStages(Registry[type]):
+    """The stage registry: ``name -> "module:Class"``, imported on first use, so that loading one stage's config
+    imports only the modules that stage runs (and ``dvc.yaml`` lists as its deps)."""
+
+    def get(self, name: str) -> type:
+        ref = super().get(name)
+        if isinstance(ref, str):
+            module, _, attr = ref.partition(":")
+            ref = getattr(importlib.import_module(module), attr)
+            self._items[name] = ref
+        return ref
+
+    def module(self, name: str) -> str:
+        """The module that defines the stage's config class (without importing it)."""
+        ref = super().get(name)
+        return ref.partition(":")[0] if isinstance(ref, str) else ref.__module__
 
 
-@STAGES.register("data")
-@frozen
-class DataStage:
-    """Build the dataset (synthetic default or a real collection) and its card."""
-
-    data: DataConfig = param(DataConfig)
-
-
-@STAGES.register("bm25")
-@frozen
-class BM25Stage:
-    """First-stage BM25 candidates for every split, and the BM25 baseline's metrics."""
-
-    bm25: BM25Config = param(BM25Config)
-    evaluation: EvalConfig = param(EvalConfig)
+STAGES = _LazyStages("stage")
+for _name, _ref in {
+    "data": "irprune.stage_configs.data:DataStage",
+    "bm25": "irprune.stage_configs.bm25:BM25Stage",
+    "pretrain": "irprune.stage_configs.pretrain:PretrainStage",
+    "train": "irprune.stage_configs.train:TrainStage",
+    "prune": "irprune.stage_configs.prune:PruneStage",
+    # the cross-task comparison: `matrix` stages over params.yaml's `task_grid` (templating only) that read the
+    # whole `tasks` section; the dense model per (task/model pair, seed), then one pruned cell per grid item
+    "task_dense": "irprune.pipeline.task_stage:TaskStage",
+    "task": "irprune.pipeline.task_stage:TaskStage",
+    # DSI: the dense model on its indexed subset (`dsi`, which also reads `bm25` for BM25 over the same subset),
+    # then one pruned cell per item of params.yaml's `dsi_grid` (`dsi_prune`, a matrix read by templating only)
+    "dsi": "irprune.dsi.config:DSIStage",
+    "dsi_prune": "irprune.pipeline.dsi_prune_stage:DSIPruneStage",
+    "collect": "irprune.report.config:CollectStage",
+    "report": "irprune.report.config:ReportStage",
+    "paper": "irprune.report.config:PaperStage",
+}.items():
+    STAGES.add(_name, _ref)  # type: ignore[arg-type]
 
 
 def _fill(template: str, item: str | Mapping[str, Any] | None) -> str:
@@ -94,11 +105,19 @@ def _lookup(params: dict[str, Any], dotted: str, params_path: str | Path, stage:
 def load_stage(stage: str, params_path: str | Path = "params.yaml",
                item: str | Mapping[str, Any] | None = None) -> Any:
     """Load and validate the config of ``stage`` (for a foreach stage: of ``item``; for a matrix stage: of the
-    item's axes, e.g. ``{"model": "conv_knrm"}``) from ``params_path``; errors name the key and the fix."""
+    item's axes, e.g. ``{"model": "conv_knrm"}``) from ``params_path``; errors name the key and the fix.
+
+    A relative ``params_path`` missing from the working directory is looked up from the project root, which then
+    becomes the working directory (a notebook opened in JupyterLab runs in ``notebooks/``)."""
     cls = STAGES.get(stage)
     if (is_foreach(stage) or is_matrix(stage)) and item is None:
         raise ConfigError(f"stage {stage!r} runs once per model: pass the item (notebook parameter `model`, "
                           f"e.g. python -m irprune.notebook {stage} --item conv_knrm -p model conv_knrm)")
+    if not Path(params_path).is_absolute() and not Path(params_path).exists():
+        from .paths import find_project_root, enter_project_root
+
+        if find_project_root() is not None:      # e.g. a JupyterLab kernel started in notebooks/
+            enter_project_root()
     params = load_params(params_path)
     plain: dict[str, Any] = {}
     nested: dict[str, Any] = {}
@@ -113,57 +132,3 @@ def load_stage(stage: str, params_path: str | Path = "params.yaml",
     return dataclasses.replace(from_mapping(cls, plain), **nested)
 
 
-def section_param(section: str, parse: Callable[[str | None, Any], Any], doc: str = "") -> Any:
-    """A stage-config field read from the (nested, possibly item-templated) ``section`` through ``parse``."""
-    return dataclasses.field(default=None, metadata={"section": section, "parse": parse, "doc": doc})
-
-
-def _model_section(name: str | None) -> Callable[[str | None, Any], ModelSpec]:
-    return lambda item, value: parse_model_spec(name or item or "", value)
-
-
-@STAGES.register("pretrain")
-@frozen
-class PretrainStage:
-    """WordPiece + MLM pretraining of monoBERT's encoder (skipped when it is pretrained) and word vectors."""
-
-    pretrain: PretrainConfig = param(PretrainConfig)
-    monobert: Optional[ModelSpec] = section_param("models.monobert", _model_section("monobert"))
-
-
-@STAGES.register("train")
-@frozen
-class TrainStage:
-    """Train one ranker (``train@<model>``), re-rank dev/test, evaluate, test against BM25."""
-
-    train: TrainConfig = param(TrainConfig)
-    evaluation: EvalConfig = param(EvalConfig)
-    significance: SignificanceConfig = param(SignificanceConfig)
-    costs: CostsConfig = param(CostsConfig)
-    model: Optional[ModelSpec] = section_param("models.{item}", _model_section(None))
-
-
-@STAGES.register("prune")
-@frozen
-class PruneStage:
-    """One cell of the pruning grid (``prune@<model>-<method>-<sparsity>-<seed>``, a ``matrix`` stage)."""
-
-    prune: PruneConfig = param(PruneConfig)
-    train: TrainConfig = param(TrainConfig)
-    evaluation: EvalConfig = param(EvalConfig)
-    costs: CostsConfig = param(CostsConfig)
-    model: Optional[ModelSpec] = section_param(
-        "models.{item.model}", lambda item, value: parse_model_spec(item["model"] if item else "", value))
-
-
-# The cross-task comparison: `matrix` stages over params.yaml's `task_grid` (templating only) that read
-# the whole `tasks` section; the dense model per (task/model pair, seed), then one pruned cell per grid item.
-STAGES.add("task_dense", TaskStage)
-STAGES.add("task", TaskStage)
-# DSI: the dense model on its indexed subset (`dsi`, which also reads `bm25` for BM25 over the same
-# subset), then one pruned cell per item of params.yaml's `dsi_grid` (`dsi_prune`, a matrix read by templating only).
-STAGES.add("dsi", DSIStage)
-STAGES.add("dsi_prune", DSIPruneStage)
-STAGES.add("collect", CollectStage)
-STAGES.add("report", ReportStage)
-STAGES.add("paper", PaperStage)

@@ -194,7 +194,15 @@ def load_dsi(directory: str | Path, docids: DocIds | None = None, map_location: 
                               "checkpoint)", path=directory / DOCIDS,
                               fix="evaluate on the documents the model indexed, or re-train on the new collection")
     cfg = from_mapping(DSIModelConfig, meta.get("config") or {}, prefix=f"{meta_path}: config")
-    t5 = T5ForConditionalGeneration(T5Config.from_dict(json.loads((directory / T5_CONFIG).read_text("utf-8"))))
+    try:
+        t5_config = T5Config.from_dict(json.loads((directory / T5_CONFIG).read_text("utf-8")))
+    except FileNotFoundError:
+        raise DataFormatError("the T5 config of the checkpoint is missing", path=directory / T5_CONFIG,
+                              fix=_FIX) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as e:
+        raise DataFormatError(f"the T5 config of the checkpoint is corrupt ({e})", path=directory / T5_CONFIG,
+                              fix=_FIX) from None
+    t5 = T5ForConditionalGeneration(t5_config)
     try:
         state = load_file(str(directory / WEIGHTS))
     except (SafetensorError, OSError) as e:

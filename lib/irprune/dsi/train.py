@@ -135,6 +135,9 @@ def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: t
     best_state: dict[str, torch.Tensor] | None = None
     result = DSITrainResult(steps=steps, train_s=0.0, eval_s=0.0, best_step=steps, best_value=None)
     t_start = time.perf_counter()
+    from ..progress import Progress
+
+    bar = Progress("dsi training", total=steps)
     for step in range(1, steps + 1):
         t5.train()
         batch = {k: v.to(device) for k, v in next_batch().items()}
@@ -148,6 +151,7 @@ def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: t
         if after_step is not None:
             after_step(step)
         result.losses.append(loss.item())
+        bar.step(step, loss=result.losses[-1])
         if use_best and step >= select_from and (step % cfg.eval_every == 0 or step == steps):
             t0 = time.perf_counter()
             assert dev is not None

@@ -103,6 +103,9 @@ def pretrain_mlm(texts: Sequence[str], tokenizer: Any, bert: MonoBERTConfig = Mo
         opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
     model.train()
     losses: list[float] = []
+    from ..progress import Progress
+
+    bar = Progress("mlm pretraining", total=total)
     while len(losses) < total:
         order = torch.randperm(len(rows), generator=gen).tolist()
         done_before = len(losses)
@@ -120,6 +123,7 @@ def pretrain_mlm(texts: Sequence[str], tokenizer: Any, bert: MonoBERTConfig = Mo
             opt.step()
             sched.step()
             losses.append(float(loss.detach()))
+            bar.step(len(losses), loss=losses[-1])
             if len(losses) >= total:
                 break
         if len(losses) == done_before:

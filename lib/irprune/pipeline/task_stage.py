@@ -117,13 +117,32 @@ def load_task_stage(params_path: str | Path = "params.yaml") -> TaskStage:
     return from_mapping(TaskStage, {"tasks": params.get("tasks") or {}})
 
 
-def _load_dense(path: Path) -> dict[str, torch.Tensor]:
+def _load_dense(path: Path, reference: dict[str, torch.Tensor] | None = None,
+                stage: str = "task_dense") -> dict[str, torch.Tensor]:
+    """The dense weights at ``path``; a missing, truncated or corrupt file, or weights that do not fit
+    ``reference`` (the model's state_dict), raise :class:`DataFormatError` naming the file and the fix."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    rerun = f"delete it and re-run the dense cell (dvc repro {stage}), which writes it"
     if not path.is_file():
         raise DataFormatError("dense weights not found", path=path,
-                              fix="run this task/model/seed's dense cell first (method dense, sparsity 0)")
-    return load_file(str(path))
+                              fix=f"run this task/model/seed's dense cell first (dvc repro {stage})")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise DataFormatError(f"dense weights are truncated or corrupt ({e})", path=path, fix=rerun) from None
+    if reference is not None:
+        wrong = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in reference.items()
+                 if k in state and tuple(state[k].shape) != tuple(v.shape)]
+        missing = sorted(set(reference) - set(state))
+        unexpected = sorted(set(state) - set(reference))
+        if wrong or missing or unexpected:
+            raise DataFormatError("dense weights do not fit the model of the current params ("
+                                  + "; ".join(wrong[:3] + [f"missing {missing[:3]}"] * bool(missing)
+                                              + [f"unexpected {unexpected[:3]}"] * bool(unexpected)) + ")",
+                                  path=path, fix=rerun)
+    return state
 
 
 def run(cfg: TaskStage, task: str, model: str, method: str, sparsity: float, seed: int) -> CellResult:
@@ -138,7 +157,11 @@ def run(cfg: TaskStage, task: str, model: str, method: str, sparsity: float, see
         raise ConfigError(f"model {model!r} is not in tasks.{task}.models = {list(bundle.models)}; add it there")
     kind = TASK_METHODS.get(method)
     needs_dense = kind == "gmp" or (kind == "oneshot" and tcfg.pruning.prune_at == "dense")
-    dense = _load_dense(dense_weights_path(task, model, seed)) if needs_dense else None
+    dense = None
+    if needs_dense:
+        reference = {k: v for k, v in bundle.build_model(model, seed).state_dict().items()}
+        dense = _load_dense(dense_weights_path(task, model, seed), reference,
+                            stage=f"task_dense@{pair_name(task, model)}-{seed}")
     result = run_cell(bundle, model, method, float(sparsity), int(seed), tcfg.pruning, dense_state=dense)
     if kind == "dense":
         save_plain(result.model, dense_weights_path(task, model, seed))

@@ -133,7 +133,7 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, pretrain_dir: Path = paths.
                               path=dataset_dir, fix="set data.splits.dev_from_test (e.g. 0.2) or train.selection: last")
     fingerprint = _fingerprint(name, to_mapping(tcfg), to_mapping(model_cfg), dataset_dir / "meta.json",
                                paths.bm25_run("train"), paths.bm25_run("dev"), n_params)
-    trainer = Trainer(model, tcfg, pool, evaluator=evaluator, state_dir=paths.train_state(name),
+    trainer = Trainer(model, tcfg, pool, evaluator=evaluator, state_dir=paths.train_state(name), label=f"train {name}",
                       fingerprint=fingerprint)
     history = trainer.fit()
     print(f"{name}: {history.steps} steps in {history.seconds:.0f}s, selected step {history.selected_step}"

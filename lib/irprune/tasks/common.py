@@ -84,6 +84,9 @@ def fit(model: nn.Module, batches: Callable[[int], Iterable[Any]], loss_fn: Call
     hist = TrainHistory()
     t0 = time.perf_counter()
     model.train()
+    from ..progress import Progress
+
+    bar = Progress("task training", total=epochs, unit="epoch", every_s=0.0)
     for epoch in range(epochs):
         losses: list[float] = []
         for batch in (first if epoch == 0 else batches(epoch)):
@@ -105,6 +108,7 @@ def fit(model: nn.Module, batches: Callable[[int], Iterable[Any]], loss_fn: Call
             if after_step is not None:
                 after_step(hist.steps)
         hist.epoch_loss.append(float(np.mean(losses)) if losses else float("nan"))
+        bar.step(epoch + 1, loss=hist.epoch_loss[-1], steps=hist.steps)
         if hist.steps >= total:
             break
     model.eval()

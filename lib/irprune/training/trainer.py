@@ -77,7 +77,8 @@ class Trainer:
     def __init__(self, model: nn.Module, cfg: TrainConfig, pool: TrainingPool, *, evaluator: Evaluator | None = None,
                  callbacks: Sequence[TrainerCallback] = (), state_dir: str | Path | None = None,
                  fingerprint: str | None = None, parameters: Iterable[nn.Parameter] | None = None,
-                 device: torch.device | str | None = None) -> None:
+                 device: torch.device | str | None = None, label: str = "train") -> None:
+        self.progress_label = label               # the progress lines' prefix (cfg.progress turns them on)
         if cfg.selection == "best" and evaluator is None:
             raise ValueError("train.selection = 'best' needs a dev evaluator (or set selection: last)")
         self.cfg, self.pool, self.evaluator = cfg, pool, evaluator
@@ -231,35 +232,29 @@ class Trainer:
         t0 = time.perf_counter() - self.seconds
         bar = None
         if cfg.progress and not self.finished:
-            from tqdm.auto import tqdm
+            from ..progress import Progress
 
-            bar = tqdm(total=self.total_steps, initial=self.global_step, desc="train", unit="step",
-                       mininterval=2.0)
-        try:
-            while not self.finished and self.global_step < self.total_steps:
-                self.epoch, batch = divmod(self.global_step, self.steps_per_epoch)
-                loss = self.train_step(batch_groups(self.pool, cfg.negatives, cfg.batch_queries, cfg.seed,
-                                                    self.epoch, batch, cfg.random_negatives))
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-                last = self.global_step >= self.total_steps
-                if self.evaluator is not None and (self.global_step % cfg.eval_every == 0 or last):
-                    rec = self.evaluate()
-                    if bar is not None:
-                        bar.write(f"step {self.global_step}: dev {cfg.metric} = {rec['dev'][cfg.metric]:.4f}"
-                                  + (" (best)" if rec["best"] else ""))
-                    if cfg.patience and self.evals_since_best >= cfg.patience:
-                        self.stopped_early = True
-                        self.finished = True
-                if last:
-                    self.finished = True
-                self.seconds = time.perf_counter() - t0
-                if self.finished or self.global_step % cfg.checkpoint_every == 0:
-                    self.save_state()
-        finally:
+            bar = Progress(self.progress_label, total=self.total_steps)
+        while not self.finished and self.global_step < self.total_steps:
+            self.epoch, batch = divmod(self.global_step, self.steps_per_epoch)
+            loss = self.train_step(batch_groups(self.pool, cfg.negatives, cfg.batch_queries, cfg.seed,
+                                                self.epoch, batch, cfg.random_negatives))
             if bar is not None:
-                bar.close()
+                bar.step(self.global_step, loss=float(loss))
+            last = self.global_step >= self.total_steps
+            if self.evaluator is not None and (self.global_step % cfg.eval_every == 0 or last):
+                rec = self.evaluate()
+                if bar is not None:
+                    bar.note(f"step {self.global_step}: dev {cfg.metric} = {rec['dev'][cfg.metric]:.4f}"
+                             + (" (best)" if rec["best"] else ""))
+                if cfg.patience and self.evals_since_best >= cfg.patience:
+                    self.stopped_early = True
+                    self.finished = True
+            if last:
+                self.finished = True
+            self.seconds = time.perf_counter() - t0
+            if self.finished or self.global_step % cfg.checkpoint_every == 0:
+                self.save_state()
         if not self.losses and self.total_steps == 0:
             self.finished = True
         if cfg.selection == "best" and self.best_weights is not None:

@@ -1,0 +1,24 @@
+"""Config of the ``train`` stage (``train@<model>``, a ``foreach`` stage)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..config import frozen, param
+from ..costs.summary import CostsConfig
+from ..evaluation import EvalConfig
+from ..significance import SignificanceConfig
+from ..training.config import TrainConfig
+from ..training.spec import ModelSpec
+from .common import model_section, section_param
+
+
+@frozen
+class TrainStage:
+    """Train one ranker (``train@<model>``), re-rank dev/test, evaluate, test against BM25."""
+
+    train: TrainConfig = param(TrainConfig)
+    evaluation: EvalConfig = param(EvalConfig)
+    significance: SignificanceConfig = param(SignificanceConfig)
+    costs: CostsConfig = param(CostsConfig)
+    model: Optional[ModelSpec] = section_param("models.{item}", model_section(None))

@@ -1,0 +1,268 @@
+"""Validate all of ``params.yaml`` at once: ``python -m irprune.validate [--params params.yaml] [--stamp PATH]``.
+
+The first DVC stage (``check``) runs this, and every other stage depends on its stamp file, so a bad value stops
+``dvc repro`` before DVC reaches (and deletes the outputs of) any stage that reads it.  The overlay tool
+(:mod:`irprune.overlay`) runs the same check before it writes ``params.yaml``.
+
+Checked: every section's config (each stage's typed config, for every ranker and every grid model), unknown
+top-level sections, ``rankers`` (registered models with a ``models.<name>`` section), and the grids that only DVC's
+templating reads (``grid``, ``task_grid``, ``dsi_grid``): registered models/methods/pairs, sparsities in range,
+integer seeds, no duplicates.  Every problem is reported (not only the first), each naming the key and the fix.
+
+The stamp's content never changes, so re-running the check (whenever ``params.yaml`` or the code changes) does not
+make any other stage out of date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import paths
+from .config import load_params
+from .errors import ConfigError, IRPruneError
+
+# Sections read only by dvc.yaml's templating (foreach / matrix axes), besides those the stage configs read.
+TEMPLATING_SECTIONS = ("rankers", "grid", "task_grid", "dsi_grid")
+GRID_KEYS = {"grid": ("models", "methods", "sparsities", "seeds"),
+             "task_grid": ("pairs", "methods", "sparsities", "seeds"),
+             "dsi_grid": ("methods", "sparsities", "seeds")}
+STAMP = {"params": "params.yaml", "valid": True}
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _list(params: dict, section: str, key: str, problems: list[str]) -> list | None:
+    value = params[section].get(key)
+    if not isinstance(value, list) or not value:
+        problems.append(f"params.yaml: {section}.{key} = {value!r} must be a non-empty list "
+                        f"(e.g. {section}.{key}: [...]); fix it in params.yaml")
+        return None
+    dup = sorted({str(v) for v in value if value.count(v) > 1})
+    if dup:
+        problems.append(f"params.yaml: {section}.{key} lists {', '.join(dup)} more than once; remove the duplicates")
+    return value
+
+
+def _check_names(section: str, key: str, values: Iterable[Any], known: list[str], problems: list[str],
+                 what: str) -> None:
+    for v in values:
+        if v not in known:
+            problems.append(f"params.yaml: {section}.{key} has unknown {what} {v!r}; known: {', '.join(known)} "
+                            f"(fix the spelling in params.yaml)")
+
+
+def _check_sparsities(section: str, values: list, problems: list[str], low_open: bool) -> None:
+    for v in values:
+        ok = _is_number(v) and (0.0 < v < 1.0 if low_open else 0.0 <= v < 1.0)
+        if not ok:
+            rng = "(0, 1)" if low_open else "[0, 1)"
+            problems.append(f"params.yaml: {section}.sparsities has {v!r}; a sparsity is the fraction of prunable "
+                            f"weights removed, a number in {rng} (e.g. 0.9)")
+
+
+def _check_seeds(section: str, values: list, problems: list[str]) -> None:
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            problems.append(f"params.yaml: {section}.seeds has {v!r}; seeds are integers >= 0 (e.g. [0, 1, 2])")
+
+
+def _grid_shape(params: dict, section: str, problems: list[str]) -> bool:
+    if section not in params:
+        problems.append(f"params.yaml: section {section} is missing; dvc.yaml's matrix stages read "
+                        f"{section}.{{{', '.join(GRID_KEYS[section])}}} (copy it from the repository's params.yaml)")
+        return False
+    grid = params[section]
+    if not isinstance(grid, dict):
+        problems.append(f"params.yaml: {section} = {grid!r} must be a mapping with keys "
+                        f"{', '.join(GRID_KEYS[section])}")
+        return False
+    unknown = sorted(set(grid) - set(GRID_KEYS[section]))
+    if unknown:
+        problems.append(f"params.yaml: unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; allowed "
+                        f"keys under {section}: {', '.join(GRID_KEYS[section])}")
+    return True
+
+
+def _check_rankers_and_grid(params: dict, problems: list[str]) -> list[str]:
+    """``rankers`` and ``grid``; returns the valid ranker names."""
+    from .models.registry import MODELS
+    from .prune_cell import CELL_METHODS
+
+    rankers = params.get("rankers")
+    valid: list[str] = []
+    if not isinstance(rankers, list) or not rankers or not all(isinstance(r, str) for r in rankers):
+        problems.append(f"params.yaml: rankers = {rankers!r} must be a non-empty list of model names; known: "
+                        f"{', '.join(MODELS.names())}")
+    else:
+        for r in rankers:
+            if r not in MODELS:
+                problems.append(f"params.yaml: rankers has unknown model {r!r}; known: {', '.join(MODELS.names())} "
+                                "(fix the spelling in params.yaml)")
+        models = params.get("models") if isinstance(params.get("models"), dict) else {}
+        for r in rankers:
+            if r in MODELS and r not in models:
+                problems.append(f"params.yaml: rankers lists {r!r} but models.{r} is missing; add a models.{r} "
+                                f"section (at least `preset: small`) or remove {r!r} from rankers")
+        valid = [r for r in rankers if r in MODELS]
+    if _grid_shape(params, "grid", problems):
+        models = _list(params, "grid", "models", problems)
+        if models is not None:
+            for m in models:
+                if m not in (rankers or []):
+                    problems.append(f"params.yaml: grid.models has {m!r}, which is not trained (not in rankers: "
+                                    f"{rankers}); add it to rankers or remove it from grid.models")
+        methods = _list(params, "grid", "methods", problems)
+        if methods is not None:
+            _check_names("grid", "methods", methods, CELL_METHODS.names(), problems, "pruning method")
+            others = [m for m in models or [] if m != "monobert"]
+            if "heads" in methods and others:
+                problems.append(f"params.yaml: grid.methods has 'heads' (attention heads: monoBERT only) but "
+                                f"grid.models also has {', '.join(others)}; prune heads in a grid of monobert only")
+        sparsities = _list(params, "grid", "sparsities", problems)
+        if sparsities is not None:
+            _check_sparsities("grid", sparsities, problems, low_open=False)
+        seeds = _list(params, "grid", "seeds", problems)
+        if seeds is not None:
+            _check_seeds("grid", seeds, problems)
+    return valid
+
+
+def _check_task_grid(params: dict, problems: list[str]) -> None:
+    from .config import from_mapping
+    from .pipeline.task_stage import TaskStage, split_pair
+    from .tasks import TASK_METHODS
+
+    if not _grid_shape(params, "task_grid", problems):
+        return
+    pairs = _list(params, "task_grid", "pairs", problems)
+    if pairs is not None:
+        try:
+            cfg = from_mapping(TaskStage, {"tasks": params.get("tasks") or {}})
+        except IRPruneError:
+            cfg = None                      # reported by the task stages' own check
+        for pair in pairs:
+            try:
+                task, model = split_pair(pair)
+            except IRPruneError as e:
+                problems.append(f"params.yaml: task_grid.pairs: {e}")
+                continue
+            if cfg is not None and model not in getattr(cfg.tasks, task).models:
+                problems.append(f"params.yaml: task_grid.pairs has {pair!r} but tasks.{task}.models does not list "
+                                f"{model!r}; add it there or remove the pair")
+    methods = _list(params, "task_grid", "methods", problems)
+    if methods is not None:
+        _check_names("task_grid", "methods", methods, [m for m in TASK_METHODS.names() if m != "dense"], problems,
+                     "pruning method")
+    sparsities = _list(params, "task_grid", "sparsities", problems)
+    if sparsities is not None:
+        _check_sparsities("task_grid", sparsities, problems, low_open=True)
+    seeds = _list(params, "task_grid", "seeds", problems)
+    if seeds is not None:
+        _check_seeds("task_grid", seeds, problems)
+
+
+def _check_dsi_grid(params: dict, problems: list[str]) -> None:
+    from .dsi.prune import DSI_METHODS
+
+    if not _grid_shape(params, "dsi_grid", problems):
+        return
+    methods = _list(params, "dsi_grid", "methods", problems)
+    if methods is not None:
+        _check_names("dsi_grid", "methods", methods, DSI_METHODS.names(), problems, "DSI pruning method")
+    sparsities = _list(params, "dsi_grid", "sparsities", problems)
+    if sparsities is not None:
+        _check_sparsities("dsi_grid", sparsities, problems, low_open=True)
+    seeds = _list(params, "dsi_grid", "seeds", problems)
+    if seeds is not None:
+        _check_seeds("dsi_grid", seeds, problems)
+
+
+def _check_local_path(params: dict, root: Path, problems: list[str]) -> None:
+    """``data.local.path`` is the data stage's DVC dependency: it must name an existing folder or file."""
+    data = params.get("data") if isinstance(params.get("data"), dict) else {}
+    local = data.get("local") if isinstance(data.get("local"), dict) else {}
+    path = local.get("path")
+    if not isinstance(path, str) or not path:
+        problems.append(f"params.yaml: data.local.path = {path!r}; dvc.yaml's data stage depends on this folder: set "
+                        "it to the local collection's folder, or to collections (the default, for other sources)")
+    elif not (root / path).exists():
+        problems.append(f"params.yaml: data.local.path = {path!r} does not exist (relative to {root}); put the "
+                        "collection there or fix the path")
+
+
+def params_problems(params_path: str | Path = "params.yaml") -> list[str]:
+    """Every problem of the params file ``params_path`` (empty when it is valid), each naming the key and the fix."""
+    from .stages import STAGES, is_foreach, is_matrix, load_stage, stage_sections
+
+    problems: list[str] = []
+    params = load_params(params_path)            # a missing or malformed file raises at once
+    known = {s.split(".")[0] for name in STAGES for s in stage_sections(name)} | set(TEMPLATING_SECTIONS)
+    for section in params:
+        if section not in known:
+            problems.append(f"params.yaml: unknown section {section!r}; known sections: {', '.join(sorted(known))} "
+                            f"(fix the spelling or remove it)")
+    _check_local_path(params, Path(params_path).resolve().parent, problems)
+    rankers = _check_rankers_and_grid(params, problems)
+    _check_task_grid(params, problems)
+    _check_dsi_grid(params, problems)
+    grid = params.get("grid") if isinstance(params.get("grid"), dict) else {}
+    grid_models = [m for m in (grid.get("models") or []) if isinstance(m, str) and m in rankers]
+    for stage in STAGES:
+        if is_foreach(stage):
+            items: list[Any] = list(rankers)
+        elif is_matrix(stage):
+            items = [{"model": m} for m in grid_models]
+        else:
+            items = [None]
+        for item in items:
+            try:
+                load_stage(stage, params_path, item=item)
+            except IRPruneError as e:
+                problems.append(str(e))
+    out: list[str] = []
+    for p in problems:                            # one message per problem, in the order found
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def validate_params(params_path: str | Path = "params.yaml") -> dict[str, Any]:
+    """The params of ``params_path`` if all of them are valid; else :class:`ConfigError` listing every problem."""
+    problems = params_problems(params_path)
+    if problems:
+        raise ConfigError(f"{params_path} has {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+    return load_params(params_path)
+
+
+def write_stamp(path: Path = paths.PARAMS_CHECK) -> None:
+    from .io import atomic_write_json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, STAMP)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m irprune.validate", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--stamp", type=Path, default=None,
+                    help=f"write this stamp file when the params are valid (the DVC stage: {paths.PARAMS_CHECK})")
+    args = ap.parse_args(argv)
+    try:
+        validate_params(args.params)
+    except ConfigError as e:
+        print(f"error: {e}\nNothing was run and no output was deleted; fix params.yaml and re-run.", file=sys.stderr)
+        return 2
+    if args.stamp is not None:
+        write_stamp(args.stamp)
+    print(f"{args.params}: valid")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
