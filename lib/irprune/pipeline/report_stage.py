@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import atomic_write_text
+from ..paths import TASK_RECORDS
 from ..report import config as rc
 from ..report import dsi as dsi_report
 from ..report import figures, macros, tables
@@ -75,6 +76,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     m = macros.build(df, r, cfg.significance, card, syn, bm25, hw, n_tested=len(tests),
                      n_significant=sum(x.significant for x in tests.values()))
     dsi_report.add_macros(m, dsi, r.question_keep, r.sparsity_tolerance)
+    macros.add_vision_data(m, [_json(p) or {} for p in sorted((root / TASK_RECORDS).glob("vision-*.json"))])
     atomic_write_text(gen / "macros.tex", m.render())
     t["macros_s"] = time.perf_counter() - t0
 
