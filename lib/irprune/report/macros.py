@@ -422,6 +422,8 @@ def add_vision_data(M: Macros, records: list[Mapping[str, Any]]) -> None:
     first = data[0] if data else {}
     M.add("ImageTrainImages", count(first["n_train"]) if "n_train" in first else NOT_RUN)
     M.add("ImageTestImages", count(first["n_test"]) if "n_test" in first else NOT_RUN)
+    shape = first.get("image_shape")
+    M.add("ImageShape", f"{int(shape[1])}$\\times${int(shape[2])}" if shape else NOT_RUN)
 
 
 def _join(items: list[str]) -> str:
