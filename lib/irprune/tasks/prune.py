@@ -50,7 +50,8 @@ def task_prunable(model: nn.Module, include: tuple[str, ...] = TASK_KINDS) -> di
         elif "conv" in include and isinstance(m, (nn.Conv1d, nn.Conv2d)):
             add(prefix + "weight", m, "weight")
     if not out:
-        raise ConfigError(f"{type(model).__name__} has no prunable tensors of kinds {list(include)}")
+        raise ConfigError(f"{type(model).__name__} has no prunable tensors of kinds {list(include)}; add the kinds "
+                          f"it has to tasks.pruning.include (one of {', '.join(TASK_KINDS)})")
     return out
 
 
