@@ -276,7 +276,7 @@ def test_vision_rows_in_macros_and_cross_task_table(tmp_path: Path):
     assert f["HaveImage"] and f["HaveTasks"] and f["HaveImageData"] and f["ImageSmallScale"]
     assert v["ImageModel"] == "LeNet-5" and "digits" in v["ImageData"] and v["ImageTestImages"] == "359"
     gmp, rnd = float(v["ImageGmpRetained"].rstrip("\\%")), float(v["ImageRandomRetained"].rstrip("\\%"))
-    assert gmp > rnd and f["ImageGmpAboveRandom"] and v["ImageGmpRandomSeeds"] == "3"
+    assert gmp > rnd and f["ImageGmpAboveRandom"] and v["ImageGmpRandomSeeds"] == "3" and f["ImageGmpRandomTested"]
     assert 0 <= float(v["ImageGmpRandomP"]) <= 1
     assert f["HaveImageSynflowSnip"] and f["ImageSynflowAboveSnip"] and v["ImageSynflowSnipSparsity"] == "99\\%"
     assert v["ImageMagnitudeRetained"] == tables.NOT_RUN and not f["HaveImageMagnitudeRandom"]

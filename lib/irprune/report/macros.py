@@ -385,6 +385,7 @@ def _vision_methods(M: Macros, df: Any, cfg: Any) -> None:
         M.flag(f"HaveImage{stem}Random", method in got and "random" in got)
         M.flag(f"Image{stem}AboveRandom", method in got and "random" in got and got[method] > got["random"])
         c = seed_paired(df, "vision", model, method, "random", s, split) if model else None
+        M.flag(f"Image{stem}RandomTested", c is not None)
         M.add(f"Image{stem}RandomP", f"{c.p_value:.3g}" if c is not None else "n/a")
         M.add(f"Image{stem}RandomSeeds", count(c.n) if c is not None else "1" if method in got else NOT_RUN)
     # SynFlow vs SNIP at the highest target sparsity both methods ran
