@@ -49,7 +49,8 @@ def main() -> None:
     cfg = load_task_stage(args.params).tasks
     t0 = time.perf_counter()
     task = build_task("vision", cfg)
-    print(f"data {time.perf_counter() - t0:.1f}s {json.dumps({k: v for k, v in task.describe().items() if k != 'normalisation'})}")
+    described = {k: v for k, v in task.describe().items() if k != "normalisation"}
+    print(f"data {time.perf_counter() - t0:.1f}s {json.dumps(described)}")
     gold = task.data.test.labels.numpy()
     correct: dict[tuple[str, float, int], np.ndarray] = {}
     acc: dict[tuple[str, float, int], float] = {}
