@@ -240,6 +240,35 @@ def test_the_full_task_overlay_is_a_valid_params_file(tmp_path):
         assert abs(s - sparsity_from_compression(c)) < 1e-5
 
 
+@pytest.mark.parametrize("name", ["vision-full.yaml", "vision-mnist.yaml"])
+def test_the_vision_overlays_are_valid_params_files(tmp_path, name):
+    """configs/vision-*.yaml merged into params.yaml load for the task stages (the dataset's image size fits every
+    vision model), prune conv and linear weights, run every method at the compression axis c = 0.5, 1, 2 and the
+    study's sparsities over three seeds, and keep the default vision pair."""
+    from irprune.config import load_params
+    from irprune.overlay import deep_merge
+    from irprune.pipeline import task_stage
+    from irprune.pruning.sparsity import sparsity_from_compression
+    from irprune.stages import load_stage
+    from irprune.tasks import TASK_METHODS
+
+    merged = deep_merge(load_params(ROOT / "params.yaml"), load_params(ROOT / "configs" / name))
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(merged, sort_keys=False))
+    cfg = load_stage("task", path)
+    assert cfg.tasks.vision.dataset in ("mnist", "cifar10") and {"conv", "linear"} <= set(cfg.tasks.pruning.include)
+    grid = merged["task_grid"]
+    assert "vision-lenet" in grid["pairs"]
+    for pair in grid["pairs"]:
+        task, model = task_stage.split_pair(pair)
+        assert model in getattr(cfg.tasks, task).models
+    assert set(grid["methods"]) == set(TASK_METHODS.names()) - {"dense"} and grid["seeds"] == [0, 1, 2]
+    for c in (0.5, 1.0, 2.0):
+        assert any(abs(s - sparsity_from_compression(c)) < 1e-5 for s in grid["sparsities"]), c
+    default = yaml.safe_load((ROOT / "params.yaml").read_text())["task_grid"]["sparsities"]
+    assert set(default) <= set(grid["sparsities"])
+
+
 @pytest.mark.parametrize("overlay", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
 def test_every_overlay_applies_and_validates_every_stage(tmp_path, overlay):
     """`python -m irprune.overlay configs/X.yaml` validates the merged params for every stage, the foreach

@@ -3,6 +3,7 @@ expected sections, figures and tables from a tiny fake grid and from BM25 alone 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from irprune.report import paper
 from irprune.report.config import CollectStage, ReportStage
 
 from conftest import ROOT
-from test_report_fakegrid import write_dsi, write_grid, write_task_grid
+from test_report_fakegrid import TASK_PAIRS, write_dsi, write_grid, write_task_grid
 
 TEX = ROOT / "report" / "paper.tex"
 HW = {"cpu": "Test CPU", "cores": "2", "gpu": "none", "torch": "2.0", "python": "3.11"}
@@ -67,7 +68,11 @@ def tiny(tmp_path_factory) -> tuple[Path, report_stage.ReportResult]:
     root = write_grid(tmp_path_factory.mktemp("tiny"), models={"conv_knrm": 0.5, "conformer_kernel": 0.45},
                       methods={"gmp": (0.85, 10.0), "random": (0.3, 3.0)}, sparsities=(0.5, 0.8, 0.9),
                       seeds=(0, 1), n_queries=30)
-    write_task_grid(root, sparsities=(0.5, 0.9))
+    write_task_grid(root, pairs={**TASK_PAIRS, ("vision", "lenet"): (0.98, "accuracy")}, sparsities=(0.5, 0.9))
+    record = root / "metrics" / "task_records" / "vision-lenet-dense-0-0.json"   # what the report reads of the data
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"task": "vision", "method": "dense", "data": {
+        "dataset": "digits", "n_train": 1438, "n_test": 359, "image_shape": [1, 8, 8]}}))
     write_dsi(root)
     return root, _report(root, build_pdf=HAVE_LATEX)
 
@@ -112,6 +117,8 @@ def test_pdf_from_a_tiny_grid_has_sections_figures_and_tables(tiny):
     assert "BM25 (same documents)" in text and "does not reach BM25" in text    # the fake DSI: MAP below BM25
     assert "Not run: DSI" not in text and "Not run: no DSI pruning cell" not in text
     assert "Text classification" in text and "Seq2Seq" in text     # the cross-task table and prose
+    assert "Image classification" in text and "LeNet-5" in text and "small-scale" in text   # the vision rows
+    assert "8×8 digits" in text and "not a run of our code" in text
     assert "Other tasks under the same pruning" in text and "has not been run" not in text
     assert "monoBERT" in text and "not run" in text                # the model without rows says so
     assert "??" not in text                                        # every \ref and \cite resolved
@@ -124,9 +131,9 @@ def test_pdf_from_bm25_alone_says_what_was_not_run(bm25_only):
     assert text.count("Not run: the results this figure draws") == 6   # all but the effectiveness figure
     assert "Not run: DSI has not been trained" in text and "Not run: no DSI pruning cell exists yet" in text
     assert "Not answered yet" in text and "unpruned baselines only" in text
-    assert "no classification or translation cell exists yet" in text
-    assert "The comparison with other tasks under the same pruning (classification, translation) has not been run" \
-        in text
+    assert "no classification, translation or image cell exists yet" in text
+    assert "The comparison with other tasks under the same pruning (classification, translation, images) has not " \
+        "been run" in text
 
 
 def test_missing_latexmk_gives_an_install_hint(monkeypatch, tmp_path: Path):

@@ -86,7 +86,9 @@ def test_task_prunable_selection():
     both = task_prunable(m)
     assert set(both) - set(lin) == {"src_tok_emb.weight", "tgt_tok_emb.weight"}
     with pytest.raises(ConfigError, match="include"):
-        task_prunable(m, ("conv",))
+        task_prunable(m, ("attention",))
+    with pytest.raises(ConfigError, match="no prunable tensors of kinds \\['conv'\\].*tasks.pruning.include"):
+        task_prunable(m, ("conv",))                          # a valid kind this model does not have
 
 
 def _cls_task() -> ClassificationTask:

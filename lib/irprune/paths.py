@@ -16,6 +16,7 @@ SKIP_REPORT = DATA / "skipped.json"    # input lines skipped under data.on_error
 RUNS = Path("runs")
 METRICS = Path("metrics")
 PARAMS_CHECK = METRICS / "params_check.json"   # stamp of the `check` stage (params valid); every stage depends on it
+TASK_RECORDS = METRICS / "task_records"  # cross-task cells' full records (task stages; the report reads vision's)
 LOGS = Path("logs")                    # executed notebooks (papermill output): logs, never dependencies
 NOTEBOOKS = Path("notebooks")
 SPLITS = ("train", "dev", "test")
@@ -65,7 +66,9 @@ PRETRAIN_TOKENIZER = PRETRAIN_DIR / "tokenizer"
 PRETRAIN_MLM = PRETRAIN_DIR / "mlm"
 PRETRAIN_WORD_VECTORS = PRETRAIN_DIR / "word_vectors.txt"
 PRETRAIN_METRICS = METRICS / "pretrain.json"
-STATE = Path(".cache") / "train-state"  # resume state of interrupted training runs (not a DVC output)
+CACHE = Path(".cache")                 # project-local downloads and caches (never a DVC output)
+STATE = CACHE / "train-state"          # resume state of interrupted training runs (not a DVC output)
+TORCHVISION_DATA = CACHE / "torchvision"  # MNIST / CIFAR-10 downloaded by torchvision (tasks.vision)
 
 
 def model_dir(model: str) -> Path:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import paths
 from ..io import atomic_write_text, read_json
+from ..paths import TASK_RECORDS
 from ..report import config as rc
 from ..report import dsi as dsi_report
 from ..report import figures, macros, tables
@@ -77,6 +78,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
                      n_significant=sum(x.significant for x in tests.values()))
     dsi_report.add_macros(m, dsi, r.question_keep, r.sparsity_tolerance)
     macros.add_bert_start(m, _bert_start(root))
+    macros.add_vision_data(m, [_json(p) or {} for p in sorted((root / TASK_RECORDS).glob("vision-*.json"))])
     atomic_write_text(gen / "macros.tex", m.render())
     t["macros_s"] = time.perf_counter() - t0
 

@@ -1,4 +1,4 @@
-"""Cross-task stages: the dense model and the pruned cells of classification and translation.
+"""Cross-task stages: the dense model and the pruned cells of classification, translation and vision.
 
 ``dvc.yaml`` runs two ``matrix`` stages over ``params.yaml``'s ``task_grid``: ``task_dense@<pair>-<seed>`` trains
 the dense model of a task/model *pair* (``classification-embedding_bag``: task and model joined by ``-``, one
@@ -22,11 +22,13 @@ import torch
 from ..config import frozen, from_mapping, load_params, param
 from ..errors import ConfigError, DataFormatError
 from ..io import atomic_write_json
+from ..paths import TASK_RECORDS
 from ..pruning import save_plain
 from ..tasks.cell import TASK_METHODS, CellResult, TaskPruningConfig, run_cell, schema_cell
 from ..tasks.classification.task import ClassificationTaskConfig
 from ..tasks.registry import build_task
 from ..tasks.translation.task import TranslationTaskConfig
+from ..tasks.vision.task import VisionTaskConfig
 
 METRICS_DIR = Path("metrics")
 MODELS_DIR = Path("models")
@@ -38,6 +40,7 @@ class TasksConfig:
 
     classification: ClassificationTaskConfig = param(ClassificationTaskConfig)
     translation: TranslationTaskConfig = param(TranslationTaskConfig)
+    vision: VisionTaskConfig = param(VisionTaskConfig)
     pruning: TaskPruningConfig = param(TaskPruningConfig)
     num_threads: Optional[int] = param(None, ge=1, doc="torch CPU threads (null = torch's default)")
 
@@ -82,7 +85,8 @@ def _model_names(cfg_cls: type) -> tuple[str, ...]:
 
 #: task -> the models its bundle can build (read from the ``Literal`` of ``tasks.<task>.models``)
 TASK_MODELS: dict[str, tuple[str, ...]] = {"classification": _model_names(ClassificationTaskConfig),
-                                           "translation": _model_names(TranslationTaskConfig)}
+                                           "translation": _model_names(TranslationTaskConfig),
+                                           "vision": _model_names(VisionTaskConfig)}
 
 
 def _tag(sparsity: float) -> str:
@@ -103,7 +107,7 @@ def cell_path(task: str, model: str, method: str, sparsity: float, seed: int) ->
 
 def record_path(task: str, model: str, method: str, sparsity: float, seed: int) -> Path:
     """Full flat record (schema cell + compression, FLOP sparsity, data description, timings)."""
-    return METRICS_DIR / "task_records" / f"{cell_id(task, model, method, sparsity, seed)}.json"
+    return TASK_RECORDS / f"{cell_id(task, model, method, sparsity, seed)}.json"
 
 
 def dense_weights_path(task: str, model: str, seed: int) -> Path:

@@ -205,3 +205,21 @@ def best_retained_at(df: Any, sparsity: float, tol: float, split: str = "test", 
         if not hit.empty:
             out[model] = hit.sort_values(["retained", "method"], ascending=[False, True]).iloc[0]
     return out
+
+
+def seed_paired(df: Any, task: str, model: str, method_a: str, method_b: str, sparsity: float,
+                split: str = "test", value: str = "primary_value", test: str = "t-test") -> Any:
+    """Paired test over seeds of ``method_a`` against ``method_b`` (same task, model and target sparsity; each
+    seed's ``value`` is one pair): an :class:`irprune.significance.Comparison`, or None with fewer than two
+    seeds that both methods ran."""
+    from ..significance import compare
+
+    sub = df[(df["split"] == split) & (df["task"] == task) & (df["model"] == model)
+             & np.isclose(df["target_sparsity"].astype("float64"), sparsity, atol=1e-9) & df[value].notna()]
+    a = {str(int(r["seed"])): float(r[value]) for _, r in sub[sub["method"] == method_a].iterrows()}
+    b = {str(int(r["seed"])): float(r[value]) for _, r in sub[sub["method"] == method_b].iterrows()}
+    common = sorted(set(a) & set(b))
+    if len(common) < 2:
+        return None
+    return compare({s: a[s] for s in common}, {s: b[s] for s in common}, test)
+

@@ -13,12 +13,13 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from . import palette
+from . import palette, published
 from .analysis import mean_cells, with_retained
 
 FIGURE_NAMES = ("effectiveness_vs_sparsity", "retained_vs_sparsity", "cost_frontier", "pqi", "layer_sparsity",
                 "cross_task", "dsi_sparsity")
 TASK_LABELS = {"ranking": "Passage ranking", "classification": "Text classification", "translation": "Translation",
+               "vision": "Image classification",
                "dsi": "Generative retrieval (DSI subset)"}
 _MODEL_DASHES = ("-", "--", "-.", ":")
 METRIC_LABELS = {"mrr@10": "MRR@10", "ndcg@10": "nDCG@10", "map": "MAP", "recall@10": "Recall@10",
@@ -342,11 +343,13 @@ def layer_sparsity(logs: list[dict[str, Any]], out_dir: Path, main_method: str =
 
 
 def cross_task(df: Any, out_dir: Path, split: str = "test", keep_fractions: Iterable[float] = (0.95, 0.9),
-               tasks: Iterable[str] = ("ranking", "classification", "translation")) -> list[Path]:
+               tasks: Iterable[str] = ("ranking", "classification", "translation", "vision")) -> list[Path]:
     """The cross-task comparison: percentage of the dense primary metric retained (MRR@10, accuracy, BLEU: each
     row's ``primary_metric``) against achieved sparsity, one panel per task (the rankers included), colour and
-    marker per method (:mod:`.palette`), dash per model (named in the panel's own key).  Drawn only when a
-    classification or translation cell has a dense reference; a task without such cells says "not run"."""
+    marker per method (:mod:`.palette`), dash per model (named in the panel's own key).  The vision panel also
+    draws the published ResNet-50 series (:mod:`.published`, Gale et al. 2019; black dots, as published) as the
+    large-scale anchor.  Drawn only when a classification, translation or vision cell has a dense reference; a
+    task without such cells says "not run"."""
     sub = df[(df["split"] == split) & df["primary_value"].notna()]
     cells = with_retained(mean_cells(sub))
     pruned = cells[~cells["method"].isin(palette.REFERENCE_METHODS) & cells["retained"].notna()]
@@ -371,6 +374,12 @@ def cross_task(df: Any, out_dir: Path, split: str = "test", keep_fractions: Iter
                 ax.plot(g["achieved_sparsity"] * 100, g["retained"] * 100, color=st.color, marker=st.marker,
                         linestyle=dash, markersize=3.5, linewidth=1.1, label=st.label)
             keys.append(Line2D([], [], color="black", linestyle=dash, linewidth=1, label=palette.model_label(model)))
+        if task == "vision":
+            for (_, pmodel, pdata, pmethod), ps in published.series().items():
+                if ps[0].domain == "vision":
+                    ax.plot([100 * p.sparsity for p in ps], [100 * p.retained for p in ps], color="black",
+                            marker=".", linestyle=":", linewidth=0.9, markersize=4,
+                            label=f"{pmodel} on {pdata} (published)")
         for k in keep_fractions:
             ax.axhline(100 * k, color=palette.GREY, linestyle=(0, (4, 2)), linewidth=0.8)
         if tc.empty:

@@ -15,9 +15,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
+
 from . import palette, published
-from .analysis import Keep, best_keeping, best_retained_at, max_sparsity_keeping, mean_cells, task_keeping, \
-    with_retained
+from .analysis import Keep, at_sparsity, best_keeping, best_retained_at, max_sparsity_keeping, mean_cells, \
+    seed_paired, task_keeping, with_retained
 from .tables import NOT_RUN, TEST_NAMES, latex_escape
 
 _ONES = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Eleven", "Twelve",
@@ -309,7 +311,9 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
     return M
 
 
-_TASK_STEMS = {"ranking": "Ranking", "classification": "Classification", "translation": "Translation"}
+#: task -> macro stem; vision is "Image" because the published ResNet-50 reference owns the ``Vision*`` macros
+_TASK_STEMS = {"ranking": "Ranking", "classification": "Classification", "translation": "Translation",
+               "vision": "Image"}
 
 
 def _cross_task(M: Macros, df: Any, cfg: Any, ir_best: Mapping[str, Any]) -> None:
@@ -350,13 +354,91 @@ def _cross_task(M: Macros, df: Any, cfg: Any, ir_best: Mapping[str, Any]) -> Non
         # the rankers reach at least the task's sparsity at the same share (both found, or the task none)
         M.flag(f"IRSparserThan{stem}", a.status == "ok" and (b.status == "none" or (
             b.status == "ok" and a.achieved_sparsity >= b.achieved_sparsity - tol)))
-    M.flag("HaveTasks", any(M.flags[f"Have{_TASK_STEMS[t]}"] for t in ("classification", "translation")))
+    M.flag("HaveTasks", any(M.flags[f"Have{_TASK_STEMS[t]}"] for t in ("classification", "translation", "vision")))
     vis = published.max_sparsity_keeping(cfg.question_keep, "vision")
     best_vis = max((p for p in vis.values() if p is not None), key=lambda p: p.sparsity, default=None)
     M.add("VisionKeepSparsity", pct(best_vis.sparsity, 0) if best_vis else "none")
     M.text("VisionKeepMethod", best_vis.method if best_vis else NOT_RUN)
     M.flag("IRSparserThanVision", found["ranking"].status == "ok" and best_vis is not None
            and found["ranking"].achieved_sparsity >= best_vis.sparsity - tol)
+    M.flag("ImageSparserThanVision", found["vision"].status == "ok" and best_vis is not None
+           and found["vision"].achieved_sparsity >= best_vis.sparsity - tol)
+    _vision_methods(M, df, cfg)
+
+
+#: the methods whose vision results the paper's second answer names (macro stems from :mod:`.palette`)
+_VISION_METHODS = ("gmp", "magnitude", "random", "snip", "grasp", "synflow")
+
+
+def _vision_methods(M: Macros, df: Any, cfg: Any) -> None:
+    """The vision task's method ordering from run data: per method, the share of dense accuracy kept at
+    ``cfg.compare_sparsity`` (``Image<Method>Retained``, seed mean, the first vision model in display order); GMP
+    and magnitude against random there with a paired t-test over seeds (``ImageGmpRandomP``; "n/a" with fewer
+    than two seeds); SynFlow against SNIP at the highest sparsity both ran (Tanaka et al. 2020's layer-collapse
+    comparison)."""
+    split, s, tol = cfg.split, cfg.compare_sparsity, cfg.sparsity_tolerance
+    sub = df[(df["split"] == split) & (df["task"] == "vision") & df["primary_value"].notna()]
+    models = palette.model_order(set(sub.loc[sub["method"] == "dense", "model"]))
+    model = models[0] if models else None
+    M.text("ImageModel", palette.model_label(model) if model else NOT_RUN)
+    dense = sub[(sub["model"] == model) & (sub["method"] == "dense")]["primary_value"] if model else None
+    M.add("ImageDense", f"{float(dense.mean()):.3f}" if dense is not None and len(dense) else NOT_RUN)
+    M.add("ImageDenseSeeds", count(len(dense)) if dense is not None else NOT_RUN)
+    cells = with_retained(mean_cells(sub[sub["model"] == model])) if model else None
+    got: dict[str, float] = {}
+    for method in _VISION_METHODS:
+        stem = palette.method_style(method).macro
+        hit = at_sparsity(cells[cells["method"] == method], s, tol) if cells is not None else None
+        if hit is not None and not hit.empty and hit["retained"].notna().any():
+            got[method] = float(hit["retained"].iloc[0])
+            M.add(f"Image{stem}Retained", pct(got[method]))
+        else:
+            M.add(f"Image{stem}Retained", NOT_RUN)
+    for method in ("gmp", "magnitude"):
+        stem = palette.method_style(method).macro
+        M.flag(f"HaveImage{stem}Random", method in got and "random" in got)
+        M.flag(f"Image{stem}AboveRandom", method in got and "random" in got and got[method] > got["random"])
+        c = seed_paired(df, "vision", model, method, "random", s, split) if model else None
+        M.flag(f"Image{stem}RandomTested", c is not None)
+        M.add(f"Image{stem}RandomP", f"{c.p_value:.3g}" if c is not None else "n/a")
+        M.add(f"Image{stem}RandomSeeds", count(c.n) if c is not None else "1" if method in got else NOT_RUN)
+    # SynFlow vs SNIP at the highest target sparsity both methods ran
+    both = None
+    if cells is not None:
+        sp = sorted(set(cells.loc[cells["method"] == "synflow", "target_sparsity"])
+                    & set(cells.loc[cells["method"] == "snip", "target_sparsity"]))
+        both = sp[-1] if sp else None
+    M.flag("HaveImageSynflowSnip", both is not None)
+    if both is not None:
+        at = cells[np.isclose(cells["target_sparsity"], both)].set_index("method")["retained"]
+        M.add("ImageSynflowSnipSparsity", pct(both, 0) if both < 0.995 else pct(both))
+        M.add("ImageSynflowRetainedTop", pct(float(at["synflow"])))
+        M.add("ImageSnipRetainedTop", pct(float(at["snip"])))
+        M.flag("ImageSynflowAboveSnip", float(at["synflow"]) > float(at["snip"]))
+    else:
+        for name in ("ImageSynflowSnipSparsity", "ImageSynflowRetainedTop", "ImageSnipRetainedTop"):
+            M.add(name, NOT_RUN)
+        M.flag("ImageSynflowAboveSnip", False)
+
+
+#: vision dataset name -> how the paper names it, and whether it is small-scale
+VISION_DATASETS = {"digits": ("scikit-learn's 8x8 handwritten digits", True), "mnist": ("MNIST", False),
+                   "cifar10": ("CIFAR-10", False)}
+
+
+def add_vision_data(M: Macros, records: list[Mapping[str, Any]]) -> None:
+    """What the vision cells were trained on, from the dense cells' records (``metrics/task_records``): the
+    dataset (``ImageData``), its train/test sizes and whether it is the small-scale digits set."""
+    data = [r.get("data") or {} for r in records if r.get("task") == "vision" and r.get("method") == "dense"]
+    names = sorted({str(d.get("dataset")) for d in data if d.get("dataset")})
+    M.flag("HaveImageData", bool(names))
+    M.text("ImageData", " and ".join(VISION_DATASETS.get(n, (n, False))[0] for n in names) or NOT_RUN)
+    M.flag("ImageSmallScale", bool(names) and all(VISION_DATASETS.get(n, (n, False))[1] for n in names))
+    first = data[0] if data else {}
+    M.add("ImageTrainImages", count(first["n_train"]) if "n_train" in first else NOT_RUN)
+    M.add("ImageTestImages", count(first["n_test"]) if "n_test" in first else NOT_RUN)
+    shape = first.get("image_shape")
+    M.add("ImageShape", f"{int(shape[1])}$\\times${int(shape[2])}" if shape else NOT_RUN)
 
 
 def _join(items: list[str]) -> str:

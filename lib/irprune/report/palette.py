@@ -88,6 +88,9 @@ for _name, _info in {
     "lstm": ModelInfo("LSTM", "Lstm"),
     "transformer": ModelInfo("Transformer", "Transformer"),
     "seq2seq": ModelInfo("Seq2Seq", "SeqToSeq"),
+    # vision models (image classification rows)
+    "lenet": ModelInfo("LeNet-5", "LeNet"),
+    "resnet20": ModelInfo("ResNet-20", "ResNetTwenty"),
 }.items():
     MODELS.add(_name, _info)
 

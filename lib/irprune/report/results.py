@@ -10,11 +10,11 @@ what is wrong and the fix.
 Column meanings (after ranx's tidy report, ``ranx/data_structures/report.py``: results are data, tables are
 rendered from them):
 
-* identity: ``task`` (ranking | classification | translation | dsi: generative retrieval evaluated on DSI's
+* identity: ``task`` (ranking | classification | translation | vision: image classification | dsi: generative retrieval evaluated on DSI's
   indexed subset of the collection, never comparable with full-collection ranking rows), ``model``, ``method``, ``target_sparsity`` and
   ``achieved_sparsity`` (fraction of *prunable* weights that are zero; 0 for dense/BM25), ``seed``, ``split``;
-* effectiveness: ranking ``mrr@10 ndcg@10 map recall@10 recall@100 recall@1000`` (in [0, 1]), classification
-  ``accuracy macro_f1`` (in [0, 1]), translation ``bleu`` (in [0, 100]); ``primary_metric`` names the column the
+* effectiveness: ranking ``mrr@10 ndcg@10 map recall@10 recall@100 recall@1000`` (in [0, 1]), classification and
+  vision ``accuracy macro_f1`` (in [0, 1]), translation ``bleu`` (in [0, 100]); ``primary_metric`` names the column the
   report compares, and ``primary_value`` repeats its value;
 * cost: ``total_params prunable_params nonzero_params``, ``flops_dense flops_sparse`` (multiply-adds of one
   query-document pair, or one example), ``size_dense_bytes size_sparse_bytes``, ``latency_ms_per_query``,
@@ -39,13 +39,13 @@ from ..errors import DataFormatError
 from ..io import atomic_write_json, atomic_write_text
 from . import palette
 
-TASKS = ("ranking", "classification", "translation", "dsi")
+TASKS = ("ranking", "classification", "translation", "vision", "dsi")
 RANKING_METRICS = ("mrr@10", "ndcg@10", "map", "recall@10", "recall@100", "recall@1000")
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1")
 TRANSLATION_METRICS = ("bleu",)
 METRICS = RANKING_METRICS + CLASSIFICATION_METRICS + TRANSLATION_METRICS
 TASK_METRICS = {"ranking": RANKING_METRICS, "classification": CLASSIFICATION_METRICS,
-                "translation": TRANSLATION_METRICS, "dsi": RANKING_METRICS}
+                "translation": TRANSLATION_METRICS, "vision": CLASSIFICATION_METRICS, "dsi": RANKING_METRICS}
 INT_COSTS = ("total_params", "prunable_params", "nonzero_params", "size_dense_bytes", "size_sparse_bytes")
 FLOAT_COSTS = ("flops_dense", "flops_sparse", "latency_ms_per_query", "wall_time_s", "pqi")
 KEY = ("task", "model", "method", "target_sparsity", "seed", "split")

@@ -236,10 +236,11 @@ def comparison(df: Any, sparsities: Sequence[float] = (0.8, 0.9, 0.95, 0.97), sp
 
 def cross_task(df: Any, keeps: Sequence[float] = (0.95, 0.9), split: str = "test"
                ) -> tuple[Table, dict[float, dict[tuple[str, str], Keep]]]:
-    """The cross-task comparison: for each ranker and each classification/translation model, the highest achieved
-    sparsity (and the method reaching it) that keeps ``keeps`` of its dense primary metric
+    """The cross-task comparison: for each ranker and each classification/translation/vision model, the highest
+    achieved sparsity (and the method reaching it) that keeps ``keeps`` of its dense primary metric
     (:func:`irprune.report.analysis.task_keeping`), then the published series (:mod:`.published`) at the
-    sparsities their authors report.  A task without rows reads "not run"."""
+    sparsities their authors report, the vision series (ResNet-50) first, right below this study's vision rows.
+    A task without rows reads "not run"."""
     by_task = {k: task_keeping(df, k, split) for k in keeps}
     sub = df[(df["split"] == split) & (df["method"] == "dense")]
 
@@ -251,7 +252,7 @@ def cross_task(df: Any, keeps: Sequence[float] = (0.95, 0.9), split: str = "test
         return f"{pct(k.achieved_sparsity)} ({palette.method_label(k.method)})"
 
     rows, groups = [], []
-    for task in ("ranking", "classification", "translation"):
+    for task in ("ranking", "classification", "translation", "vision"):
         models = [m for t, m in by_task[keeps[0]] if t == task]
         if not models:
             rows.append((TASK_LABELS[task], NOT_RUN, "", "") + (NOT_RUN,) * len(keeps) + ("",))
@@ -264,7 +265,8 @@ def cross_task(df: Any, keeps: Sequence[float] = (0.95, 0.9), split: str = "test
                         + tuple(show(by_task[k].get((task, model))) for k in keeps) + ("this study",))
         groups.append(len(rows) - 1)
     pub = {k: published.max_sparsity_keeping(k) for k in keeps}
-    for i, (key, model, data, method) in enumerate(pub[keeps[0]]):
+    order = sorted(pub[keeps[0]], key=lambda s: published.series()[s][0].domain != "vision")  # stable: vision first
+    for i, (key, model, data, method) in enumerate(order):
         first = published.series()[(key, model, data, method)][0]
 
         def pshow(p: published.Published | None) -> str:

@@ -50,8 +50,9 @@ class TaskPruningConfig:
     prune_at: Literal["init", "dense"] = param("init", doc="one-shot scorers: score the initialisation (seed "
                                                             "report, GraSP/SNIP/SynFlow papers) or the dense model")
     scope: Literal["global", "layerwise"] = param("global", doc="rank all prunable weights together or per tensor")
-    include: tuple[Literal["linear", "embedding"], ...] = param(("linear", "embedding"), nonempty=True,
-                                                                doc="the GraSP/NLP report pruned [linear] only")
+    include: tuple[Literal["linear", "embedding", "conv"], ...] = param(
+        ("linear", "embedding", "conv"), nonempty=True,
+        doc="kinds of weights pruned (the GraSP/NLP report pruned [linear] only; conv: the vision models' kernels)")
     score_batches: int = param(4, ge=1, doc="training batches summed by SNIP and GraSP")
     synflow_rounds: int = param(20, ge=1, doc="SynFlow's iterative rounds (exponential schedule)")
     grasp_temperature: float = param(200.0, gt=0, doc="GraSP reference implementation's T")

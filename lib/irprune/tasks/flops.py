@@ -5,6 +5,9 @@ the fraction of multiply-adds a sparse kernel skips because a weight is zero.  C
 bias adds, norms, softmax and activations are not counted, as in Synaptic-Flow's ``Utils/metrics.py``):
 
 * ``nn.Linear`` on ``n`` tokens: dense ``n * in * out``, sparse ``n * nnz(W)``.
+* ``nn.Conv1d`` / ``nn.Conv2d`` with ``P`` output positions (``out_h * out_w`` per example): dense ``P * |W|``
+  = ``out_h * out_w * out_c * (in_c / groups) * kh * kw``, sparse ``P * nnz(W)`` (the linear rule with one
+  "token" per output position; padding positions are counted as multiply-adds, as in Synaptic-Flow).
 * ``nn.Embedding`` / ``nn.EmbeddingBag`` (a one-hot / multi-hot vector times ``E``) on ``n`` non-pad ids: dense
   ``n * d``, sparse ``n * d * density(E)`` (the expected non-zeros of a looked-up row).
 * ``nn.MultiheadAttention`` with query length ``Lq``, key length ``Lk``, width ``d``: projections
@@ -14,6 +17,7 @@ bias adds, norms, softmax and activations are not counted, as in Synaptic-Flow's
 Counts come from forward hooks on one representative example (batch of 1), so they follow the model's real
 structure (e.g. the decoder's cross-attention).  The model runs in training mode during counting so PyTorch's
 fused inference fast path (which bypasses the attention module hooks) is not taken; dropout does not change a count.
+Batch-norm layers stay in eval mode while counting, so their running statistics are left untouched.
 """
 
 from __future__ import annotations
@@ -59,6 +63,10 @@ def count_macs(model: nn.Module, run: Callable[[nn.Module], object]) -> MacCount
         n = args[0].numel() // m.in_features
         add(n * m.weight.numel(), n * _nnz(m.weight))
 
+    def conv_hook(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
+        positions = out.numel() // m.out_channels  # out_h * out_w (times the batch, 1 here)
+        add(positions * m.weight.numel(), positions * _nnz(m.weight))
+
     def emb_hook(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
         ids = args[0]
         pad = getattr(m, "padding_idx", None)
@@ -87,11 +95,16 @@ def count_macs(model: nn.Module, run: Callable[[nn.Module], object]) -> MacCount
             handles.append(m.register_forward_hook(mha_hook, with_kwargs=True))
         elif isinstance(m, nn.Linear) and id(m) not in inside_mha:
             handles.append(m.register_forward_hook(linear_hook))
+        elif isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            handles.append(m.register_forward_hook(conv_hook))
         elif isinstance(m, (nn.Embedding, nn.EmbeddingBag)):
             handles.append(m.register_forward_hook(emb_hook))
     was_training = model.training
     try:
         model.train()
+        for m in model.modules():  # batch norm on its running statistics: counting must not update them
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
         with torch.no_grad():
             run(model)
     finally:

@@ -2,10 +2,11 @@
 
 ``linear`` = every ``nn.Linear`` weight plus the packed ``in_proj_weight`` of ``nn.MultiheadAttention`` (the
 Q/K/V projections: linear maps that :func:`irprune.pruning.prunable_parameters` does not see because they are not
-``nn.Linear`` modules); ``embedding`` = ``nn.Embedding`` and ``nn.EmbeddingBag`` tables.  The GraSP/NLP report
+``nn.Linear`` modules); ``embedding`` = ``nn.Embedding`` and ``nn.EmbeddingBag`` tables; ``conv`` = ``nn.Conv1d``
+and ``nn.Conv2d`` kernels (the vision models).  The GraSP/NLP report
 among the sources (``../shared/seeds/report-grasp-random-nlp.txt``) pruned ``nn.Linear`` layers only
-(``include: [linear]``); the study default also prunes embeddings, as the IR models' default selection does.
-Biases and norms are never pruned.
+(``include: [linear]``); the study default also prunes embeddings, as the IR models' default selection does, and
+convolutions, as the GraSP/SNIP/SynFlow vision experiments do.  Biases and norms are never pruned.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ from torch import nn
 from ..errors import ConfigError
 from ..pruning.prunable import raw_weight
 
-TaskKind = Literal["linear", "embedding"]
+TaskKind = Literal["linear", "embedding", "conv"]
+TASK_KINDS: tuple[str, ...] = ("linear", "embedding", "conv")
 
 
-def task_prunable(model: nn.Module, include: tuple[str, ...] = ("linear", "embedding")) -> dict[str, nn.Parameter]:
+def task_prunable(model: nn.Module, include: tuple[str, ...] = TASK_KINDS) -> dict[str, nn.Parameter]:
     """``plain name -> leaf Parameter`` of the prunable weights (the mask parametrization's ``original`` when
     one is installed), in module order, shared tensors once."""
-    bad = [k for k in include if k not in ("linear", "embedding")]
+    bad = [k for k in include if k not in TASK_KINDS]
     if bad or not include:
         raise ConfigError(f"tasks.pruning.include = {list(include)!r}: expected a non-empty list of "
-                          "'linear', 'embedding'")
+                          f"{', '.join(repr(k) for k in TASK_KINDS)}")
     out: dict[str, nn.Parameter] = {}
     seen: set[int] = set()
 
@@ -46,8 +48,11 @@ def task_prunable(model: nn.Module, include: tuple[str, ...] = ("linear", "embed
             add(prefix + "in_proj_weight", m, "in_proj_weight")
         elif "embedding" in include and isinstance(m, (nn.Embedding, nn.EmbeddingBag)):
             add(prefix + "weight", m, "weight")
+        elif "conv" in include and isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            add(prefix + "weight", m, "weight")
     if not out:
-        raise ConfigError(f"{type(model).__name__} has no prunable tensors of kinds {list(include)}")
+        raise ConfigError(f"{type(model).__name__} has no prunable tensors of kinds {list(include)}; add the kinds "
+                          f"it has to tasks.pruning.include (one of {', '.join(TASK_KINDS)})")
     return out
 
 
@@ -92,4 +97,4 @@ def prunable_zeros(prunable: dict[str, nn.Parameter], model: nn.Module) -> tuple
     return zeros, total
 
 
-__all__ = ["task_prunable", "synflow_forward", "math_attention", "prunable_zeros"]
+__all__ = ["TASK_KINDS", "task_prunable", "synflow_forward", "math_attention", "prunable_zeros"]

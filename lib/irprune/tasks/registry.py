@@ -8,10 +8,12 @@ from ..registry import Registry
 from .base import TaskBundle
 from .classification.task import ClassificationTask
 from .translation.task import TranslationTask
+from .vision.task import VisionTask
 
 TASKS: Registry[type] = Registry("task")
 TASKS.add("classification", ClassificationTask)
 TASKS.add("translation", TranslationTask)
+TASKS.add("vision", VisionTask)
 
 
 def build_task(name: str, tasks_cfg: Any) -> TaskBundle:
