@@ -13,6 +13,11 @@ checkpoint's own tokenizer load with ``from_pretrained`` and the score head on `
 keeps the first n encoder layers (a layer-truncated start, as the 2- and 4-layer MiniLM cross-encoders are).
 Without ``pretrained`` a BERT of the configured shape is initialised from scratch around a tokenizer trained on
 the collection (:func:`irprune.text.train_wordpiece`).  ``paper`` preset = bert-base-uncased shape.
+
+``pooling`` chooses what the head reads: the paper's pooler (``tanh(W h_[CLS])``), the raw ``[CLS]`` state, or
+the masked mean of the token states.  all-MiniLM-L6-v2 was trained through mean pooling and its pooler never was:
+through that pooler a cross-encoder does not even memorise one batch in 30 AdamW steps, through the raw ``[CLS]``
+or the mean it does in 15-25 (docs/research-log.md).
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ class MonoBERTConfig:
     freeze_embeddings: bool = param(False, doc="keep the word-piece embedding matrix fixed (it is never pruned; "
                                     "on CPU its dense gradient and AdamW update cost about a third of a step)")
     head: Literal["two_class", "one_logit"] = param("two_class", doc="2-way softmax head (paper) or 1 logit")
+    pooling: Literal["pooler", "cls", "mean"] = param("pooler", doc="what the head reads: BERT's pooler on [CLS] "
+                                                      "(paper), the raw [CLS] state, or the masked mean of all "
+                                                      "tokens")
     vocab_size: Optional[int] = param(None, ge=1, doc="embedding rows; null = the tokenizer's size")
     hidden: int = param(128, ge=1, doc="hidden size (paper 768)")
     layers: int = param(2, ge=1, doc="transformer layers (paper 12)")
@@ -191,6 +199,8 @@ class MonoBERT(Ranker):
     def __init__(self, cfg: MonoBERTConfig, tokenizer: Any, bert: Any) -> None:
         super().__init__(cfg, tokenizer)
         self.bert = bert
+        if cfg.pooling != "pooler":        # the head reads the encoder's states directly: no unused pooler weights
+            self.bert.bert.pooler = None
 
     @classmethod
     def build(cls, cfg: MonoBERTConfig, text: Any) -> "MonoBERT":
@@ -267,8 +277,18 @@ class MonoBERT(Ranker):
         return {"input_ids": ids, "token_type_ids": tt, "attention_mask": att}
 
     def forward(self, batch: Batch) -> Tensor:
-        logits = self.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                           token_type_ids=batch["token_type_ids"]).logits     # [B, 2] or [B, 1]
+        if self.cfg.pooling == "pooler":
+            logits = self.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                               token_type_ids=batch["token_type_ids"]).logits     # [B, 2] or [B, 1]
+        else:
+            states = self.bert.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                    token_type_ids=batch["token_type_ids"]).last_hidden_state
+            if self.cfg.pooling == "cls":
+                rep = states[:, 0]
+            else:
+                mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+                rep = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            logits = self.bert.classifier(self.bert.dropout(rep))
         if logits.shape[-1] == 2:
             return logits[:, 1] - logits[:, 0]                               # logit of P(relevant)
         return logits[:, 0]
