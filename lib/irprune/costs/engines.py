@@ -415,6 +415,7 @@ class EngineRecord:
     note: str | None = None
     median_ms: float | None = None
     p90_ms: float | None = None
+    mean_ms: float | None = None
     n: int = 0
     speedup_vs_torch: float | None = None
     max_abs_diff: float | None = None
@@ -529,7 +530,8 @@ def measure_engines(model: nn.Module, batches: Sequence[Mapping[str, Any]], engi
         if rec.status == "measured" and times.get(spec.name):
             arr = np.asarray(times[spec.name])
             med = float(np.median(arr))
-            rec = dataclasses.replace(rec, median_ms=med, p90_ms=float(np.percentile(arr, 90)), n=int(arr.size),
+            rec = dataclasses.replace(rec, median_ms=med, p90_ms=float(np.percentile(arr, 90)),
+                                      mean_ms=float(arr.mean()), n=int(arr.size),
                                       speedup_vs_torch=None if ref_ms is None else ref_ms / med)
         out[spec.name] = rec.to_dict()
     return out

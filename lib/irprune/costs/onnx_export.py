@@ -2,7 +2,8 @@
 
 :func:`export_onnx` writes ``model(batch) -> scores [B]`` as an ONNX graph whose inputs are the collated batch's
 tensors (by name, every dimension dynamic) and whose one output is ``score``.  The model is exported as a folded
-fp32 copy on the CPU (masks become plain zero weights; the original is untouched).  The TorchScript exporter
+fp32 copy on the CPU (masks become plain zero weights; the original is untouched), with
+``nn.MultiheadAttention``'s fused inference path off (its one fused op has no ONNX form; the unfused ops do).  The TorchScript exporter
 (``dynamo=False``, seconds) is tried first and ``torch.export`` (``dynamo=True``, needs ``onnxscript``) second;
 the result names the one that worked, or the reason neither did, so an engine that needs ONNX can say "not
 exportable: <reason>" instead of failing the cell.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import re
 import time
 import warnings
 from pathlib import Path
@@ -72,13 +74,14 @@ def _dynamic_axes(inputs: Mapping[str, Tensor]) -> dict[str, dict[int, str]]:
 
 
 def _short(e: BaseException) -> str:
-    text = " ".join(str(e).split())
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(e)).split())
     return f"{type(e).__name__}: {text[:300]}"
 
 
 def export_onnx(model: nn.Module, example: Mapping[str, Any], path: str | Path, opset: int = 17) -> ExportResult:
     """Export ``model`` (a ranker, masked or folded) for batches shaped like ``example``; never raises on an
     exporter failure (see ``ExportResult.error``)."""
+    from .flops import _mha_fastpath_off
     from .latency import folded_copy
 
     path = Path(path)
@@ -102,7 +105,8 @@ def export_onnx(model: nn.Module, example: Mapping[str, Any], path: str | Path, 
                 kwargs.update(dynamo=True, dynamic_shapes=tuple(
                     {i: torch.export.Dim.AUTO for i in range(v.dim())} for v in args), optimize=True,
                     verbose=False)
-            with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+            with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), \
+                    _mha_fastpath_off():
                 warnings.simplefilter("ignore")
                 torch.onnx.export(graph, args, str(path), **kwargs)
             return ExportResult(path, names, exporter, time.perf_counter() - t0)
