@@ -41,6 +41,7 @@ import dataclasses
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -240,7 +241,13 @@ def _prepare_ort_int8(ctx: PrepareContext) -> Runner:
 
     src = ctx.onnx()
     dst = ctx.workdir / "model.int8.onnx"
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)        # its advice to run shape pre-processing first, logged on the root logger
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.setLevel(level)
     return _ort_runner(dst, ctx.threads, {"precision": "int8 weights, dynamic int8 activations (MatMul/Gemm)"})
 
 
@@ -281,8 +288,6 @@ def _prepare_ov_bf16(ctx: PrepareContext) -> Runner:
 def _prepare_ov_int8(ctx: PrepareContext) -> Runner:
     ov = import_quietly("openvino")
     nncf = import_quietly("nncf")
-    import logging
-
     logging.getLogger("nncf").setLevel(logging.ERROR)
     model = ov.Core().read_model(str(ctx.onnx()))
     calib = list(ctx.calibration)
