@@ -3,8 +3,9 @@
 :func:`export_onnx` writes ``model(batch) -> scores [B]`` as an ONNX graph whose inputs are the collated batch's
 tensors (by name, every dimension dynamic) and whose one output is ``score``.  The model is exported as a folded
 fp32 copy on the CPU (masks become plain zero weights; the original is untouched), with
-``nn.MultiheadAttention``'s fused inference path off (its one fused op has no ONNX form; the unfused ops do).  The TorchScript exporter
-(``dynamo=False``, seconds) is tried first and ``torch.export`` (``dynamo=True``, needs ``onnxscript``) second;
+``nn.MultiheadAttention``'s fused inference path off (its one fused op has no ONNX form; the unfused ops do).
+The TorchScript exporter (``dynamo=False``, seconds) is tried first and ``torch.export`` (``dynamo=True``, needs
+``onnxscript``) second;
 the result names the one that worked, or the reason neither did, so an engine that needs ONNX can say "not
 exportable: <reason>" instead of failing the cell.
 

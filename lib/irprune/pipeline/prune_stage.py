@@ -76,8 +76,8 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
                               fix=f"run `dvc repro train@{model}` first")
     net = load_checkpoint(ckpt, expect=model)
     include, exclude = cfg.prune.include, cfg.prune.exclude
-    dense_prunable = sum(p.numel() for p in prunable_parameters(net, include, exclude).values()) \
-        if not is_structured(method) else sum(p.numel() for p in prunable_parameters(net, ("linear",), exclude).values())
+    kinds = ("linear",) if is_structured(method) else include     # structured methods remove linear weights
+    dense_prunable = sum(p.numel() for p in prunable_parameters(net, kinds, exclude).values())
     dense_total = sum(p.numel() for p in net.parameters())
     train = ds.splits["train"]
     pool = build_pool(train.queries, train.qrels, bm25["train"], ds.corpus, depth=tcfg.negative_depth)
