@@ -144,6 +144,7 @@ def main() -> None:
                              "note": e["note"], "median_ms": e["median_ms"],
                              "speedup_vs_dense_torch": (dense_ms / e["median_ms"]) if e["median_ms"] and dense_ms
                              else None, "max_abs_diff": e["max_abs_diff"], "top10_same_order": e["top10_same_order"],
+                             "reference_score_std": e.get("reference_score_std"),
                              "info": e["info"]})
     vnames = list(models)
     for threads in args.threads:
@@ -157,6 +158,9 @@ def main() -> None:
                              if row["median_ms"] else f"{'-':>14}")
             print(f"{ename:<18}" + "".join(f"{c:>18}" for c in cells))
         print("top-10 same order (share of queries) / max |Δscore| against torch on the same variant")
+        spread = [next(x for x in rows if x["threads"] == threads and x["variant"] == v and x["engine"] == "torch")
+                  ["reference_score_std"] for v in vnames]
+        print(f"{'(torch score std)':<18}" + "".join(f"{s:>18.1e}" if s is not None else f"{'-':>18}" for s in spread))
         for ename in engines:
             if ename == "torch":
                 continue

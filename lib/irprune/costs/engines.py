@@ -425,6 +425,7 @@ class EngineRecord:
     speedup_vs_torch: float | None = None
     max_abs_diff: float | None = None
     top10_same_order: float | None = None
+    reference_score_std: float | None = None
     prepare_s: float | None = None
     info: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -517,6 +518,7 @@ def measure_engines(model: nn.Module, batches: Sequence[Mapping[str, Any]], engi
                 records[spec.name] = EngineRecord(spec.name, "measured", None, prepare_s=time.perf_counter() - t0,
                                                   max_abs_diff=agree["max_abs_diff"],
                                                   top10_same_order=agree["top10_same_order"],
+                                                  reference_score_std=agree["reference_score_std"],
                                                   info={**runner.info, "threads": threads})
             if ctx.export is not None:
                 for name in runners:

@@ -127,15 +127,17 @@ def _same_top(ref: np.ndarray, other: np.ndarray, k: int, tie_tol: float) -> boo
 def agreement(reference: Sequence[np.ndarray], scores: Sequence[np.ndarray], k: int = 10,
               tie_tol: float = 1e-6) -> dict[str, Any]:
     """``max_abs_diff`` of scores and ``top{k}_same_order`` (fraction of queries) of ``scores`` against
-    ``reference`` (one array of candidate scores per query)."""
+    ``reference`` (one array of candidate scores per query), and ``reference_score_std`` (median over queries of
+    the reference scores' standard deviation: a difference means little or much relative to it)."""
     if len(reference) != len(scores):
         raise ValueError(f"agreement: {len(reference)} reference queries but {len(scores)} scored")
     diffs = [float(np.max(np.abs(np.asarray(r, np.float64) - np.asarray(s, np.float64)))) if np.size(r) else 0.0
              for r, s in zip(reference, scores)]
     same = [_same_top(np.asarray(r, np.float64), np.asarray(s, np.float64), k, tie_tol)
             for r, s in zip(reference, scores)]
+    spread = [float(np.std(np.asarray(r, np.float64))) for r in reference if np.size(r)]
     return {"max_abs_diff": max(diffs) if diffs else 0.0, f"top{k}_same_order": float(np.mean(same)) if same else 1.0,
-            "agreement_queries": len(same)}
+            "agreement_queries": len(same), "reference_score_std": float(np.median(spread)) if spread else 0.0}
 
 
 __all__ = ["ExportResult", "SCORE", "ScoreGraph", "agreement", "export_onnx", "tensor_inputs"]
