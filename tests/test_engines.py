@@ -186,6 +186,7 @@ def test_deepsparse_worker_protocol_with_a_stand_in_engine(tmp_path: Path, monke
             return _Engine(path, input_shapes)
     '''))
     monkeypatch.setenv(eng.DEEPSPARSE_PYTHON_ENV, sys.executable)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))     # the stand-in's ONNX Runtime cache
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(fake.parent), os.environ.get("PYTHONPATH", "")]))
     bs = batches(2)
     bs[1] = {k: v[:9] for k, v in bs[1].items()}
@@ -204,9 +205,16 @@ def test_engine_imports_write_nothing_under_home(tmp_path: Path) -> None:
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "NNCF_CI", "XDG_CACHE_HOME")}
     env.update(HOME=str(home), PYTHONPATH=str(ROOT / "lib"))
-    code = "from irprune.costs.engines import import_quietly\n" + "".join(
-        f"import_quietly({m!r})\n" for m in mods) + "import openvino_telemetry as t; print(t.Telemetry().consent)" \
-        if "openvino" in mods else ""
+    code = "from irprune.costs.engines import import_quietly\n" + "".join(f"import_quietly({m!r})\n" for m in mods)
+    if "onnxruntime" in mods:       # a session that runs: ONNX Runtime writes its event store then
+        code += textwrap.dedent('''
+            import torch, onnxruntime as ort
+            torch.onnx.export(torch.nn.Linear(3, 2), (torch.zeros(1, 3),), "lin.onnx", dynamo=False)
+            ort.InferenceSession("lin.onnx", providers=["CPUExecutionProvider"]).run(None, {
+                ort.InferenceSession("lin.onnx").get_inputs()[0].name: __import__("numpy").zeros((1, 3), "float32")})
+        ''')
+    if "openvino" in mods:
+        code += "import openvino_telemetry as t; print(t.Telemetry().consent)\n"
     out = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

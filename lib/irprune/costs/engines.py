@@ -24,8 +24,9 @@ are kept.  DeepSparse 1.8.0 pins ``numpy < 2`` and is therefore run in its own e
 
 Telemetry is off: ``NM_DISABLE_ANALYTICS=1`` (DeepSparse), ``NNCF_CI=1`` (NNCF's stub telemetry), ``CI=true``
 while ``openvino`` / ``nncf`` are imported (OpenVINO's collector, which otherwise writes a client id and usage
-counts under ``~/intel`` on import, then declines), and ONNX Runtime's ``disable_telemetry_events()``, imported
-with its device-id cache under the project's ``.cache/`` instead of the home folder.
+counts under ``~/intel`` on import, then declines), and ONNX Runtime's ``disable_telemetry_events()``, with
+``XDG_CACHE_HOME`` defaulting to the project's ``.cache/engines`` for the process (ONNX Runtime keeps a device id
+and an event store there, otherwise under ``~/.cache/Microsoft``).
 
 :func:`measure_engines` is the harness: torch fp32 scores every batch once as the reference; every engine is
 prepared, checked against it (max |Δscore|, top-10 order, :func:`irprune.costs.onnx_export.agreement`), warmed up
@@ -92,8 +93,9 @@ def import_quietly(module: str) -> Any:
     scoped: dict[str, str] = {}
     if top in ("openvino", "nncf") and "openvino" not in sys.modules:
         scoped["CI"] = "true"        # openvino_telemetry: disable_in_ci -> consent declined, nothing written
-    if top == "onnxruntime" and "onnxruntime" not in sys.modules and "XDG_CACHE_HOME" not in os.environ:
-        scoped["XDG_CACHE_HOME"] = str(_CACHE.resolve())
+    if top == "onnxruntime" and "onnxruntime" not in sys.modules:
+        # its device id and event store follow XDG_CACHE_HOME, read again when sessions run: set for the process
+        os.environ.setdefault("XDG_CACHE_HOME", str(_CACHE.resolve()))
     with _scoped_env(scoped):
         mod = importlib.import_module(module)
         if top == "nncf":
