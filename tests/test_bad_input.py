@@ -75,6 +75,8 @@ PARAM_CASES: list[tuple[str, Callable[[dict], Any], tuple[str, ...]]] = [
     ("grid axis empty", _set("grid.methods", []), ("grid.methods", "non-empty list")),
     ("grid key typo", _set("grid.sparsity", [0.5]), ("grid.sparsity", "allowed keys under grid", "sparsities")),
     ("grid heads on a kernel model", _set("grid.methods", ["heads"]), ("grid.methods", "'heads'", "monobert only")),
+    ("grid structured on a kernel model", _set("grid.methods", ["structured"]),
+     ("grid.methods", "'structured'", "monobert only")),
     ("grid section missing", _delete("grid"), ("section grid", "copy it")),
     ("ranker unknown", _set("rankers", ["monobert", "bert"]), ("rankers", "'bert'", "monobert")),
     ("ranker without a models section", _delete("models.conformer_kernel"),

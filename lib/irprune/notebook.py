@@ -29,6 +29,10 @@ def project_env(root: Path) -> None:
     os.environ.setdefault("MPLCONFIGDIR", str(cache / "matplotlib"))
     os.environ.setdefault("NUMBA_CACHE_DIR", str(cache / "numba"))
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    # inference engines (irprune.costs.engines, which also sets these before importing one): DeepSparse's usage
+    # analytics, NNCF's telemetry (its only use of NNCF_CI)
+    os.environ.setdefault("NM_DISABLE_ANALYTICS", "1")
+    os.environ.setdefault("NNCF_CI", "1")
     os.environ.setdefault("PYTHONHASHSEED", "0")
     if os.environ.get("OFFLINE", "1") != "0":
         for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):

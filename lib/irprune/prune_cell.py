@@ -20,6 +20,10 @@ weights go and *when*; the scoring kernels, the scores-to-mask function and the 
 * ``heads``: structured attention-head pruning by importance (Michel et al. 2019), monoBERT only; the target is
   the fraction of heads removed, and the achieved sparsity counts the removed weights against the dense model's
   prunable weights.
+* ``structured``: attention heads and FFN neurons removed by importance (heads: Michel et al. 2019; neurons:
+  activation x weight norm, :mod:`irprune.pruning.structured`), the same fraction of each, so that the target
+  fraction of the prunable (linear) weights goes; the model becomes a smaller dense model; then recovery
+  fine-tuning as for the other methods.  monoBERT only.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ from torch import nn
 from .config import ConfigError, frozen, param
 from .pruning import (GMPConfig, GradualPruner, HeadPruningConfig, Mask, MovementConfig, MovementPruner,
                       PruningLog, ScoreContext, apply_mask, capture_rewind_state, current_mask, get_scorer,
-                      lottery_ticket, masks_from_scores, prunable_parameters, prune_heads_by_importance,
-                      prune_oneshot, shuffle_mask)
+                      is_structured, lottery_ticket, masks_from_scores, prunable_parameters,
+                      prune_heads_by_importance, prune_oneshot, prune_structured, shuffle_mask)
 from .pruning.apply import load_plain_state_dict
 from .pruning.pqi import pq_index
 from .pruning.sap import sap_num_prune
@@ -284,6 +288,24 @@ def heads(cell: Cell) -> Mask:
     return Mask({})
 
 
+@CELL_METHODS.register("structured")
+def structured(cell: Cell) -> Mask:
+    """Heads and FFN neurons removed by importance to the target fraction of the prunable weights, then recovery."""
+    if not hasattr(cell.model, "bert"):
+        raise ConfigError(f"prune.methods: 'structured' removes attention heads and FFN neurons and needs monoBERT; "
+                          f"got {type(cell.model).__name__} (remove 'structured' for this model)")
+    batches = cell.batches()
+    prunable = sum(p.numel() for p in prunable_parameters(cell.model, ("linear",), cell.cfg.exclude).values())
+    removed = prune_structured(
+        cell.model.bert, cell.sparsity, prunable, batches, lambda m, b: cell.loss(cell.model, b),
+        lambda m, b: cell.model({k: v for k, v in b.items() if k != "n_groups"}))
+    plan = removed["plan"]
+    cell.notes.append(f"structured: removed {plan['n_heads']} of {plan['total_heads']} heads and "
+                      f"{plan['n_neurons']} of {plan['total_neurons']} FFN neurons")
+    cell.train(cell.cfg.recovery_steps)
+    return Mask({})
+
+
 def run_cell(model: nn.Module, method: str, sparsity: float, seed: int, cfg: PruneConfig, train_cfg: TrainConfig,
              pool: TrainingPool) -> Cell:
     """Prune ``model`` in place with ``method`` to ``sparsity`` and recover it; returns the :class:`Cell`, whose
@@ -294,7 +316,7 @@ def run_cell(model: nn.Module, method: str, sparsity: float, seed: int, cfg: Pru
     procedure = CELL_METHODS.get(method)
     torch.manual_seed(train_cfg.seed + 1000 * seed)
     cell = Cell(model=model, method=method, sparsity=sparsity, seed=seed, cfg=cfg, train_cfg=train_cfg, pool=pool)
-    if method != "heads":
+    if not is_structured(method):
         cell.prunable = prunable_parameters(model, include=cfg.include, exclude_names=cfg.exclude)
     procedure(cell)
     return cell

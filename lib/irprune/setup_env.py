@@ -23,6 +23,11 @@ def main() -> int:
         for key in ("core.analytics", "core.check_update"):
             subprocess.run([sys.executable, "-m", "dvc", "config", key, "false"], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Inference engines: report which are usable (irprune.costs.engines imports them with telemetry off).
+    from .costs.engines import available_engines
+
+    for name, note in available_engines().items():
+        print(f"engine {name}: {'ok' if note is None else note}")
     # ranx compiles its metrics with numba on first use (~45 s); compile once into the project cache.
     from .evaluation import warm_up
 

@@ -120,9 +120,11 @@ def _check_rankers_and_grid(params: dict, problems: list[str]) -> list[str]:
         if methods is not None:
             _check_names("grid", "methods", methods, CELL_METHODS.names(), problems, "pruning method")
             others = [m for m in models or [] if m != "monobert"]
-            if "heads" in methods and others:
-                problems.append(f"params.yaml: grid.methods has 'heads' (attention heads: monoBERT only) but "
-                                f"grid.models also has {', '.join(others)}; prune heads in a grid of monobert only")
+            for bert_only in ("heads", "structured"):
+                if bert_only in methods and others:
+                    problems.append(f"params.yaml: grid.methods has {bert_only!r} (attention heads: monoBERT only) "
+                                    f"but grid.models also has {', '.join(others)}; use {bert_only!r} in a grid of "
+                                    "monobert only")
         sparsities = _list(params, "grid", "sparsities", problems)
         if sparsities is not None:
             _check_sparsities("grid", sparsities, problems, low_open=False)

@@ -1,6 +1,8 @@
 """One cost row per (pruned) ranker: non-zero parameters, FLOPs per pair and per query (dense / sparse
-execution), bytes on disk (dense / compressed sparse) and measured latency per query (dense kernels, and CSR
-Linear kernels when asked).  The keys are flat so the row drops into the tidy results table."""
+execution), bytes on disk (dense / compressed sparse) and measured latency per query on each inference engine of
+``costs.engines`` (:mod:`irprune.costs.engines`: torch dense, torch CSR, ONNX Runtime, OpenVINO, DeepSparse).
+The scalar keys are flat so the row drops into the tidy results table; ``engines`` holds one record per engine
+(latency, speed-up over torch fp32, score agreement, or "not installed" / "not measured: <reason>")."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from typing import Any, Optional, Sequence
 
 from torch import nn
 
-from ..config import frozen, param
+from ..config import ConfigError, frozen, param
+from .engines import ENGINES, flat_columns, measure_engines
 from .flops import count_flops
 from .latency import LatencyConfig, measure_latency, query_batches, sparsify_linears
 from .size import size_on_disk
@@ -25,6 +28,15 @@ class CostsConfig:
     doc_len: Optional[int] = param(None, ge=1, doc="document tokens for the FLOPs count; null = model max_doc_len")
     latency: LatencyConfig = param(LatencyConfig)
     measure_latency: bool = param(True, doc="time the model (false: FLOPs and size only)")
+    engines: tuple[str, ...] = param(("torch", "onnxruntime", "openvino"),
+                                     doc="inference engines timed on the CPU (irprune.costs.engines; torch fp32 is "
+                                         "always timed as the reference); missing ones are noted, not errors")
+
+    def validate(self) -> None:
+        unknown = [e for e in self.engines if e not in ENGINES]
+        if unknown:
+            raise ConfigError(f"params.yaml: costs.engines: unknown engine(s) {unknown}; known engines: "
+                              f"{', '.join(ENGINES.names())}")
 
 
 def filler_pairs(n: int, query_len: int, doc_len: int) -> list[Pair]:
@@ -63,20 +75,41 @@ def measure_costs(model: nn.Module, cfg: CostsConfig | None = None,
         queries = [filler_pairs(lat.k, ql, dl)] * lat.n_queries
     queries = [list(q)[: lat.k] for q in list(queries)[: lat.n_queries]]
     dev = select_device(lat.device)
-    try:
-        model.to(dev)
-        batches = query_batches(model, queries, dev)
-        row.update(measure_latency(model.score, batches, lat.warmup, lat.repeats, lat.threads, dev).to_dict())
-        if lat.sparse_kernels:
-            csr, swapped = sparsify_linears(model)
-            csr.to(dev)
-            row.update(measure_latency(csr.score, batches, lat.warmup, lat.repeats, lat.threads,
-                                       dev).to_dict("latency_csr"))
-            row["csr_linear_layers"] = swapped
-    finally:
-        model.to(home)
+    engines = ["torch", *(e for e in cfg.engines if e != "torch")]
+    if lat.sparse_kernels and "torch-csr" not in engines:
+        engines.append("torch-csr")
+    cpu_batches = query_batches(model, queries, "cpu")
+    records = measure_engines(model, cpu_batches, engines, warmup=lat.warmup, repeats=lat.repeats,
+                              threads=lat.threads)
+    if dev.type == "cpu":       # the reference engine's timing is the row's latency (one measurement, not two)
+        row.update(_legacy(records["torch"], "latency", lat.threads, dev))
+        if lat.sparse_kernels and records["torch-csr"]["status"] == "measured":
+            row.update(_legacy(records["torch-csr"], "latency_csr", lat.threads, dev))
+            row["csr_linear_layers"] = records["torch-csr"]["info"].get("csr_linear_layers")
+    else:
+        try:
+            model.to(dev)
+            batches = query_batches(model, queries, dev)
+            row.update(measure_latency(model.score, batches, lat.warmup, lat.repeats, lat.threads, dev).to_dict())
+            if lat.sparse_kernels:
+                csr, swapped = sparsify_linears(model)
+                csr.to(dev)
+                row.update(measure_latency(csr.score, batches, lat.warmup, lat.repeats, lat.threads,
+                                           dev).to_dict("latency_csr"))
+                row["csr_linear_layers"] = swapped
+        finally:
+            model.to(home)
+    row.update(flat_columns({k: v for k, v in records.items() if k in cfg.engines}))
+    row["engines"] = {k: v for k, v in records.items() if k in cfg.engines or k == "torch"}
     row["latency_k"] = lat.k
     return row
+
+
+def _legacy(rec: dict[str, Any], prefix: str, threads: int, dev: Any) -> dict[str, Any]:
+    """An engine record as the row's ``<prefix>_median_ms / _p90_ms / _mean_ms / _n`` keys."""
+    return {f"{prefix}_median_ms": rec["median_ms"], f"{prefix}_p90_ms": rec["p90_ms"],
+            f"{prefix}_mean_ms": rec["mean_ms"], f"{prefix}_n": rec["n"], "latency_threads": threads,
+            "latency_device": str(dev)}
 
 
 __all__ = ["CostsConfig", "filler_pairs", "measure_costs"]

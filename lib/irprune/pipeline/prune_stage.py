@@ -25,7 +25,7 @@ from ..evaluation import evaluate
 from ..io import atomic_write_json
 from ..models import load_checkpoint
 from ..prune_cell import run_cell
-from ..pruning import current_mask, fold, pqi_global, prunable_parameters, sparsity_report
+from ..pruning import current_mask, fold, is_structured, pqi_global, prunable_parameters, sparsity_report
 from ..report.results import cost_columns, make_cell, write_cell
 from ..rerank import rerank
 from ..runs import read_trec_run, write_trec_run
@@ -76,19 +76,21 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
                               fix=f"run `dvc repro train@{model}` first")
     net = load_checkpoint(ckpt, expect=model)
     include, exclude = cfg.prune.include, cfg.prune.exclude
-    dense_prunable = sum(p.numel() for p in prunable_parameters(net, include, exclude).values()) \
-        if method != "heads" else sum(p.numel() for p in prunable_parameters(net, ("linear",), exclude).values())
+    kinds = ("linear",) if is_structured(method) else include     # structured methods remove linear weights
+    dense_prunable = sum(p.numel() for p in prunable_parameters(net, kinds, exclude).values())
     dense_total = sum(p.numel() for p in net.parameters())
     train = ds.splits["train"]
     pool = build_pool(train.queries, train.qrels, bm25["train"], ds.corpus, depth=tcfg.negative_depth)
 
     cell = run_cell(net, method, sparsity, seed, cfg.prune, tcfg, pool)
     mask = current_mask(net)
-    if method == "heads":       # structured: weights removed from the model count as pruned
+    if is_structured(method):   # weights removed from the model count as pruned
         kept = sum(p.numel() for p in prunable_parameters(net, ("linear",), exclude).values())
         achieved = 1.0 - kept / dense_prunable
         report: dict[str, Any] = {"sparsity": achieved, "target": sparsity, "pruned_heads":
-                                  {str(k): v for k, v in getattr(net.bert.config, "pruned_heads", {}).items()}}
+                                  {str(k): v for k, v in getattr(net.bert.config, "pruned_heads", {}).items()},
+                                  "pruned_ffn_neurons": {str(k): len(v) for k, v in (getattr(
+                                      net.bert.config, "pruned_ffn_neurons", None) or {}).items()}}
         pqi = None
     else:
         report = sparsity_report(net, mask, target=sparsity)

@@ -5,7 +5,7 @@
 * Scores -> masks: :func:`masks_from_scores` (``global`` / ``layerwise``; masks only shrink).
 * Masks: :class:`Mask` (save/load/validate), :func:`apply_mask`, :func:`fold`, :func:`plain_state_dict`.
 * Drivers: :func:`prune_oneshot`, :func:`shuffle_mask`, :class:`GradualPruner`, :class:`MovementPruner`,
-  :func:`lottery_ticket`, :func:`sap_prune`, :func:`prune_heads_by_importance`.
+  :func:`lottery_ticket`, :func:`sap_prune`, :func:`prune_heads_by_importance`, :func:`prune_structured`.
 * Sparsity bookkeeping: :mod:`.sparsity` conversions, :func:`sparsity_report`, :func:`nonzero_params`,
   PQ Index and :class:`PruningLog`.
 """
@@ -21,11 +21,13 @@ from .movement import MovementConfig, MovementPruner
 from .oneshot import prune_oneshot, shuffle_mask
 from .pqi import PruningLog, pq_index, pqi_global, pqi_per_tensor
 from .prunable import nonzero_params, prunable_parameters, prunable_report
-from .registry import METHODS, SCORERS, get_scorer
+from .registry import METHODS, SCORERS, get_scorer, is_structured
 from .sap import SAPConfig, sap_num_prune, sap_prune
 from .schedules import cubic_sparsity, exponential_density, imp_sparsity, is_update_step
 from .scorers import ScoreContext, grasp, magnitude, random, snip, synflow
 from .select import masks_from_scores
+from .structured import (StructuredPlan, ffn_blocks, neuron_importance, neurons_to_prune, plan_structured,
+                         prune_ffn_neurons, prune_structured, structured_mask)
 from .sparsity import (check_sparsity, compression_from_density, compression_ratio, density_from_compression,
                        density_from_sparsity, n_to_prune, sparsity_from_compression, sparsity_from_density)
 
@@ -39,5 +41,6 @@ __all__ = [
     "nonzero_params", "plain_state_dict", "pq_index", "pqi_global", "pqi_per_tensor", "prunable_parameters",
     "prunable_report", "prune_heads", "prune_heads_by_importance", "prune_oneshot", "random", "sap_num_prune",
     "sap_prune", "save_plain", "shuffle_mask", "snip", "sparsity_from_compression", "sparsity_from_density",
-    "sparsity_report", "synflow",
+    "sparsity_report", "synflow", "StructuredPlan", "ffn_blocks", "is_structured", "neuron_importance",
+    "neurons_to_prune", "plan_structured", "prune_ffn_neurons", "prune_structured", "structured_mask",
 ]

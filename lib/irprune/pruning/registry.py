@@ -26,6 +26,13 @@ METHODS.add("movement", "during_training")   # MovementPruner(...).accumulate() 
 METHODS.add("imp", "iterative")              # lottery_ticket(model, train_fn, ...)
 METHODS.add("sap", "iterative")              # sap_prune(model, train_fn, ...)
 METHODS.add("heads", "structured")           # prune_heads_by_importance(model, ...)
+METHODS.add("structured", "structured")      # prune_structured(model, sparsity, ...): heads + FFN neurons
+
+
+def is_structured(method: str) -> bool:
+    """Whether ``method`` removes weights from the model (its sparsity counts removed weights) instead of
+    masking them."""
+    return method in METHODS and METHODS.get(method) == "structured"
 
 
 def get_scorer(name: str) -> scorers.Scorer:

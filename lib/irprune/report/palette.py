@@ -54,6 +54,7 @@ _STYLES: dict[str, MethodStyle] = {
     "movement": MethodStyle("Movement", "Movement", _C["reddish_purple"], "h", "-"),
     "sap": MethodStyle("SAP (PQ Index)", "Sap", _C["bluish_green"], "p", "-"),
     "heads": MethodStyle("Head pruning", "Heads", _C["yellow"], "X", "-"),
+    "structured": MethodStyle("Heads + FFN neurons removed", "Structured", _C["yellow"], "d", "--"),
 }
 METHOD_STYLES: Registry[MethodStyle] = Registry("method")
 for _name, _style in _STYLES.items():
