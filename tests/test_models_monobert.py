@@ -137,3 +137,34 @@ def test_mlm_pretraining_lowers_the_loss_and_feeds_the_cross_encoder(tok: Any, t
     ranker = build_model("monobert", {"pretrained": str(tmp_path / "mlm"), "max_doc_len": 40}, None)
     torch.testing.assert_close(ranker.bert.bert.embeddings.word_embeddings.weight,
                                result.model.bert.embeddings.word_embeddings.weight)
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_cls_and_mean_pooling_drop_the_pooler_and_survive_a_checkpoint(tok: Any, tmp_path: Path, pooling: str) -> None:
+    from irprune.models import load_checkpoint, save_checkpoint
+
+    cfg = model_config("monobert", "small", {**TINY, "pooling": pooling})
+    model = build_model("monobert", cfg, tok, seed=0)
+    assert model.bert.bert.pooler is None
+    assert not any("pooler" in n for n, _ in model.named_parameters())
+    batch = model.collate([("bert pruning", "pruning removes weights from bert"), ("fox", "a cross encoder")])
+    model.eval()
+    with torch.no_grad():
+        scores = model(batch)
+        states = model.bert.bert(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")})
+        h = states.last_hidden_state
+        m = batch["attention_mask"].unsqueeze(-1).float()
+        rep = h[:, 0] if pooling == "cls" else (h * m).sum(1) / m.sum(1)
+        logits = model.bert.classifier(rep)
+        assert torch.allclose(scores, logits[:, 1] - logits[:, 0], atol=1e-6)
+    save_checkpoint(model, tmp_path / "m")
+    again = load_checkpoint(tmp_path / "m")
+    again.eval()
+    with torch.no_grad():
+        assert torch.allclose(again(batch), scores, atol=1e-6)
+
+
+def test_frozen_word_embeddings_get_no_gradient(tok: Any) -> None:
+    model = build_model("monobert", model_config("monobert", "small", {**TINY, "freeze_embeddings": True}), tok, seed=0)
+    assert not model.bert.bert.embeddings.word_embeddings.weight.requires_grad
+    assert model.bert.bert.embeddings.position_embeddings.weight.requires_grad

@@ -14,8 +14,10 @@ keeps the first n encoder layers (a layer-truncated start, as the 2- and 4-layer
 Without ``pretrained`` a BERT of the configured shape is initialised from scratch around a tokenizer trained on
 the collection (:func:`irprune.text.train_wordpiece`).  ``paper`` preset = bert-base-uncased shape.
 
-``pooling`` chooses what the head reads: the paper's pooler (``tanh(W h_[CLS])``), the raw ``[CLS]`` state, or
-the masked mean of the token states.  all-MiniLM-L6-v2 was trained through mean pooling and its pooler never was:
+``pooling`` chooses what the head reads: the paper's pooler (``tanh(W h_[CLS])``), the raw ``[CLS]`` state, the
+masked mean of the token states, or (``cedr``) the raw ``[CLS]`` state plus K-NRM kernel features (Xiong et al.
+2017) of the cosine similarities between the query's and the passage's token states at every layer of the same
+joint encoding: CEDR-KNRM (MacAvaney et al. 2019, "CEDR: Contextualized Embeddings for Document Ranking").  all-MiniLM-L6-v2 was trained through mean pooling and its pooler never was:
 through that pooler a cross-encoder does not even memorise one batch in 30 AdamW steps, through the raw ``[CLS]``
 or the mean it does in 15-25 (docs/research-log.md).
 """
@@ -49,12 +51,15 @@ class MonoBERTConfig:
                                       "checkpoint dir or hub id; null = initialise from params")
     weights_dir: Optional[str] = param(None, doc="a local copy of the registered checkpoint's files (verified)")
     keep_layers: Optional[int] = param(None, ge=1, doc="keep the first n encoder layers of the checkpoint")
+    head_lr_scale: float = param(1.0, gt=0, doc="learning-rate multiplier of the new score head (CEDR trains its "
+                                 "head at 1e-3 and BERT at 2e-5)")
     freeze_embeddings: bool = param(False, doc="keep the word-piece embedding matrix fixed (it is never pruned; "
                                     "on CPU its dense gradient and AdamW update cost about a third of a step)")
     head: Literal["two_class", "one_logit"] = param("two_class", doc="2-way softmax head (paper) or 1 logit")
-    pooling: Literal["pooler", "cls", "mean"] = param("pooler", doc="what the head reads: BERT's pooler on [CLS] "
-                                                      "(paper), the raw [CLS] state, or the masked mean of all "
-                                                      "tokens")
+    pooling: Literal["pooler", "cls", "mean", "cedr"] = param(
+        "pooler", doc="what the head reads: BERT's pooler on [CLS] (paper), the raw [CLS] state, the masked mean "
+        "of all tokens, or the raw [CLS] state plus K-NRM features of every layer's query-passage similarity "
+        "matrix (CEDR-KNRM, MacAvaney et al. 2019)")
     vocab_size: Optional[int] = param(None, ge=1, doc="embedding rows; null = the tokenizer's size")
     hidden: int = param(128, ge=1, doc="hidden size (paper 768)")
     layers: int = param(2, ge=1, doc="transformer layers (paper 12)")
@@ -201,6 +206,14 @@ class MonoBERT(Ranker):
         self.bert = bert
         if cfg.pooling != "pooler":        # the head reads the encoder's states directly: no unused pooler weights
             self.bert.bert.pooler = None
+        if cfg.pooling == "cedr":
+            from .kernel_pooling import KernelPooling, knrm_kernels
+
+            self.kernels = KernelPooling(*knrm_kernels())
+            n_states = self.bert.config.num_hidden_layers + 1
+            self.kernel_head = torch.nn.Linear(n_states * self.kernels.n_kernels, 1)
+            torch.nn.init.zeros_(self.kernel_head.weight)    # the score starts as the [CLS] head's alone
+            torch.nn.init.zeros_(self.kernel_head.bias)
 
     @classmethod
     def build(cls, cfg: MonoBERTConfig, text: Any) -> "MonoBERT":
@@ -276,19 +289,41 @@ class MonoBERT(Ranker):
             att[i, : len(r)] = 1
         return {"input_ids": ids, "token_type_ids": tt, "attention_mask": att}
 
+    def lr_scales(self) -> list[tuple[list[torch.nn.Parameter], float]]:
+        """The new score head's parameters and their learning-rate multiplier (read by the trainer)."""
+        head = list(self.bert.classifier.parameters())
+        if self.cfg.pooling == "cedr":
+            head += list(self.kernel_head.parameters())
+        return [(head, self.cfg.head_lr_scale)]
+
+    def _kernel_features(self, batch: Batch, hidden_states: Sequence[Tensor]) -> Tensor:
+        """K-NRM features of the query-passage cosine matrix of each layer's token states: [B, (layers+1) * K]."""
+        from .kernel_pooling import cosine_matrix
+
+        ids, types, att = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
+        content = att.bool() & (ids != self.text.sep_token_id) & (ids != self.text.cls_token_id)
+        q_mask, d_mask = content & (types == 0), content & (types == 1)
+        feats = [self.kernels(cosine_matrix(h, h), q_mask, d_mask) for h in hidden_states]
+        return torch.cat(feats, dim=-1)
+
     def forward(self, batch: Batch) -> Tensor:
         if self.cfg.pooling == "pooler":
             logits = self.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                token_type_ids=batch["token_type_ids"]).logits     # [B, 2] or [B, 1]
         else:
-            states = self.bert.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                    token_type_ids=batch["token_type_ids"]).last_hidden_state
-            if self.cfg.pooling == "cls":
-                rep = states[:, 0]
-            else:
+            out = self.bert.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                 token_type_ids=batch["token_type_ids"],
+                                 output_hidden_states=self.cfg.pooling == "cedr")
+            states = out.last_hidden_state
+            if self.cfg.pooling == "mean":
                 mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
                 rep = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            else:
+                rep = states[:, 0]
             logits = self.bert.classifier(self.bert.dropout(rep))
+            if self.cfg.pooling == "cedr":
+                extra = self.kernel_head(self._kernel_features(batch, out.hidden_states))[:, 0]
+                return (logits[:, 1] - logits[:, 0] if logits.shape[-1] == 2 else logits[:, 0]) + extra
         if logits.shape[-1] == 2:
             return logits[:, 1] - logits[:, 0]                               # logit of P(relevant)
         return logits[:, 0]

@@ -61,6 +61,19 @@ def lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
     return f
 
 
+def _param_groups(model: nn.Module, params: list[nn.Parameter], lr: float) -> list[dict[str, Any]]:
+    """AdamW groups: ``params`` at ``lr``, except those a model's ``lr_scales()`` (``[(parameters, scale)]``, e.g.
+    a new score head trained faster than a pretrained encoder, as CEDR does) puts at ``lr * scale``."""
+    scales = getattr(model, "lr_scales", None)
+    if not callable(scales):
+        return [{"params": params}]
+    scale_of = {id(p): float(sc) for ps, sc in scales() for p in ps}
+    groups: dict[float, list[nn.Parameter]] = {}
+    for p in params:
+        groups.setdefault(scale_of.get(id(p), 1.0), []).append(p)
+    return [{"params": ps, "lr": lr * sc} for sc, ps in sorted(groups.items())]
+
+
 def _state_dict(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -90,7 +103,8 @@ class Trainer:
         if not params:
             raise ValueError("Trainer: the model has no trainable parameter")
         self.params = params
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(_param_groups(model, params, cfg.lr), lr=cfg.lr,
+                                           weight_decay=cfg.weight_decay)
         self.steps_per_epoch = batches_per_epoch(pool, cfg.batch_queries)
         full = self.steps_per_epoch * cfg.epochs
         self.total_steps = min(cfg.max_steps, full) if cfg.max_steps else full
