@@ -168,3 +168,49 @@ def test_frozen_word_embeddings_get_no_gradient(tok: Any) -> None:
     model = build_model("monobert", model_config("monobert", "small", {**TINY, "freeze_embeddings": True}), tok, seed=0)
     assert not model.bert.bert.embeddings.word_embeddings.weight.requires_grad
     assert model.bert.bert.embeddings.position_embeddings.weight.requires_grad
+
+
+def test_cedr_head_adds_knrm_features_of_every_layer_to_the_cls_score(tok: Any, tmp_path: Path) -> None:
+    from irprune.models import load_checkpoint, save_checkpoint
+    from irprune.models.kernel_pooling import cosine_matrix
+
+    model = build_model("monobert", model_config("monobert", "small", {**TINY, "pooling": "cedr",
+                                                                       "head_lr_scale": 10.0}), tok, seed=0)
+    assert model.bert.bert.pooler is None
+    assert model.kernel_head.in_features == (TINY["layers"] + 1) * model.kernels.n_kernels
+    assert float(model.kernel_head.weight.abs().sum()) == 0.0           # starts as the [CLS] head alone
+    torch.nn.init.normal_(model.kernel_head.weight)
+    batch = model.collate([("bert pruning", "pruning removes weights from bert"), ("fox", "a cross encoder")])
+    model.eval()
+    with torch.no_grad():
+        out = model.bert.bert(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")},
+                              output_hidden_states=True)
+        logits = model.bert.classifier(out.last_hidden_state[:, 0])
+        ids, types, att = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
+        content = att.bool() & (ids != tok.sep_token_id) & (ids != tok.cls_token_id)
+        # query tokens: type 0 content; passage tokens: type 1 content (row 0: "bert pruning" | 5 words)
+        assert int((content & (types == 0))[0].sum()) == len(tok.tokenize("bert pruning"))
+        feats = torch.cat([model.kernels(cosine_matrix(h, h), content & (types == 0), content & (types == 1))
+                           for h in out.hidden_states], dim=-1)
+        expected = logits[:, 1] - logits[:, 0] + model.kernel_head(feats)[:, 0]
+        assert torch.allclose(model(batch), expected, atol=1e-5)
+    (head, scale), = model.lr_scales()
+    assert scale == 10.0 and {id(p) for p in head} == {id(p) for p in [*model.bert.classifier.parameters(),
+                                                                         *model.kernel_head.parameters()]}
+    save_checkpoint(model, tmp_path / "m")
+    again = load_checkpoint(tmp_path / "m")
+    again.eval()
+    with torch.no_grad():
+        assert torch.allclose(again(batch), model(batch), atol=1e-5)
+
+
+def test_trainer_puts_the_head_in_its_own_learning_rate_group(tok: Any) -> None:
+    from irprune.training.trainer import _param_groups
+
+    model = build_model("monobert", model_config("monobert", "small", {**TINY, "pooling": "cedr",
+                                                                       "head_lr_scale": 10.0}), tok, seed=0)
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = _param_groups(model, params, 1e-4)
+    assert [g["lr"] for g in groups] == [1e-4, 1e-3]
+    assert sum(len(g["params"]) for g in groups) == len(params)
+    assert len(groups[1]["params"]) == 4                       # classifier and kernel head: weights and biases

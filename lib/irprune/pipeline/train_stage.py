@@ -168,7 +168,7 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, pretrain_dir: Path = paths.
     if start is not None and name == "monobert":
         metrics["start"] = {"checkpoint": spec.config.pretrained or "MLM from scratch (pretrain stage)",
                             "layers": int(model.bert.config.num_hidden_layers),
-                            "hidden": int(model.bert.config.hidden_size)}
+                            "hidden": int(model.bert.config.hidden_size), "head": spec.config.pooling}
     metrics.update(parameters=n_params, preset=spec.preset, selection_metric=tcfg.metric,
                    train_seconds=round(history.seconds, 2), rerank_seconds=round(rerank_s, 2),
                    stage_seconds=round(time.perf_counter() - t_start, 2), steps=history.steps,
