@@ -41,9 +41,10 @@ TINY_TASKS = {"classification": {"models": ["embedding_bag"], "synthetic": {"n_t
                               "seq2seq": {"d_model": 16, "nhead": 2, "num_encoder_layers": 1,
                                           "num_decoder_layers": 1, "dim_feedforward": 32},
                               "train": {"epochs": 1, "finetune_epochs": 1}},
+              "vision": {"max_train": 200, "max_test": 100, "train": {"epochs": 1, "finetune_epochs": 1}},
               "pruning": {"gmp_updates": 2}}
-TINY_TASK_GRID = {"pairs": ["classification-embedding_bag", "translation-seq2seq"], "methods": ["gmp"],
-                  "sparsities": [0.5], "seeds": [0]}
+TINY_TASK_GRID = {"pairs": ["classification-embedding_bag", "translation-seq2seq", "vision-lenet"],
+                  "methods": ["gmp"], "sparsities": [0.5], "seeds": [0]}
 # DSI on 60 documents, a one-layer T5 of width 16, a few steps, and one GMP cell (the wiring, not effectiveness).
 TINY_DSI = {"n_docs": 60, "model": {"d_model": 16, "d_kv": 8, "d_ff": 32, "num_layers": 1, "num_decoder_layers": 1,
                                     "num_heads": 2},
