@@ -123,3 +123,10 @@ def test_trie_allowed_and_membership() -> None:
     fn = t.prefix_allowed_tokens_fn(start_len=1, fallback=0)
     assert sorted(fn(0, torch.tensor([0, 5]))) == [6, 7]
     assert fn(0, torch.tensor([0, 8, 1])) == [0]               # finished beam: pad only
+
+
+def test_the_config_names_exactly_the_registered_id_schemes():
+    from irprune.dsi.config import ID_SCHEME_NAMES
+    from irprune.dsi.ids import ID_SCHEMES
+
+    assert tuple(ID_SCHEMES.names()) == ID_SCHEME_NAMES

@@ -23,15 +23,17 @@ METRICS = ("mrr@10", *TREC)
 
 
 def _ranked(ranking: dict[str, float]) -> list[str]:
-    """The tie rule, written out independently: score descending, then doc id ascending."""
-    return [d for d, _ in sorted(ranking.items(), key=lambda x: (-x[1], x[0]))]
+    """trec_eval's order, written out independently: score descending, then doc id descending."""
+    by_doc = sorted(ranking, reverse=True)
+    return sorted(by_doc, key=lambda d: -ranking[d])            # stable: equal scores keep doc id descending
 
 
 def _trec_eval(qrels: dict, run: dict, level: int) -> dict[str, dict[str, float]]:
-    """Per-query reference values from trec_eval (pytrec_eval), trec_eval -c semantics for missing queries."""
-    tie_free = {q: {d: float(len(r) - i) for i, d in enumerate(_ranked(r))} for q, r in run.items() if r}
-    top10 = {q: {d: s for d, s in r.items() if s > len(r) - 10} for q, r in tie_free.items()}
-    full = pytrec_eval.RelevanceEvaluator(qrels, set(TREC.values()), relevance_level=level).evaluate(tie_free)
+    """Per-query reference values from trec_eval (pytrec_eval) on the run as it is, ties included (trec_eval
+    breaks them itself), trec_eval -c semantics for missing queries; MRR@10 from its top 10."""
+    raw = {q: r for q, r in run.items() if r}
+    top10 = {q: {d: r[d] for d in _ranked(r)[:10]} for q, r in raw.items()}
+    full = pytrec_eval.RelevanceEvaluator(qrels, set(TREC.values()), relevance_level=level).evaluate(raw)
     rr10 = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}, relevance_level=level).evaluate(top10)
     out: dict[str, dict[str, float]] = {m: {} for m in METRICS}
     for q in qrels:
@@ -110,14 +112,15 @@ def test_semantics_on_a_hand_made_example() -> None:
     # "5" has no judgement: not a query; "9" only in the run: ignored; "4" judged but not retrieved: zeros.
     assert res.num_queries == 4 and res.num_run_queries_ignored == 1 and res.num_queries_without_results == 1
     pq = res.per_query
-    # query 1 ranks n(-1), a(2), b(1), d: ties a/b broken by doc id, so "a" is at rank 2
-    assert pq["mrr@10"]["1"] == 0.5 and pq["recall@1"]["1"] == 0.0 and pq["map"]["1"] == 0.5
+    # query 1 ranks n(-1), b(1), a(2), d: ties a/b broken by doc id descending (trec_eval), so "a" is at rank 3
+    assert pq["mrr@10"]["1"] == pytest.approx(1 / 3) and pq["recall@1"]["1"] == 0.0
+    assert pq["map"]["1"] == pytest.approx(1 / 3)
     ideal = 2 + 1 / math.log2(3)
-    assert pq["ndcg@10"]["1"] == pytest.approx((2 / math.log2(3) + 1 / math.log2(4)) / ideal)
+    assert pq["ndcg@10"]["1"] == pytest.approx((1 / math.log2(3) + 2 / math.log2(4)) / ideal)
     assert all(pq[m]["2"] == 0.0 for m in pq)                        # nothing relevant
     assert pq["ndcg@10"]["3"] == 1.0 and pq["map"]["3"] == 0.0       # graded nDCG, binary MAP at level 2
     assert all(pq[m]["4"] == 0.0 for m in pq)                        # not retrieved (trec_eval -c)
-    assert res.aggregate["mrr@10"] == pytest.approx(0.5 / 4)
+    assert res.aggregate["mrr@10"] == pytest.approx(1 / 3 / 4)
     metrics = json.loads(res.to_json())
     assert set(metrics) == {"mrr@10", "ndcg@10", "recall@1", "map", "num_queries"}
     assert all("." not in k for k in metrics)
@@ -185,7 +188,7 @@ def test_padded_arrays_give_ranx_dict_path_values() -> None:
         order, qa, ra = ranx_arrays(qrels, run)
         assert order == sorted(qrels)
         ours = ranx.evaluate(qa, ra, asked, return_mean=False)
-        ref_run = ranx.Run.from_dict({q: r for q, r in rank_scores(run).items()})
+        ref_run = ranx.Run.from_dict({q: r for q, r in rank_scores(run, ties="trec_eval").items()})
         ref = ranx.evaluate(ranx.Qrels.from_dict(qrels), ref_run, asked, return_mean=False,
                             make_comparable=True)
         for m in asked:

@@ -130,20 +130,23 @@ def test_lottery_ticket_rewinds_and_prunes_rate_of_remaining() -> None:
 def test_pq_index_one_hot_and_constant(d: int) -> None:
     one_hot = torch.zeros(d)
     one_hot[d // 2] = -3.0
-    assert pq_index(one_hot) == pytest.approx(1 - d ** -0.5)
-    assert pq_index(torch.full((d,), 0.7)) == pytest.approx(0.0, abs=1e-12)
-    assert pq_index(torch.full((d,), 0.7) * torch.tensor([(-1) ** i for i in range(d)])) == pytest.approx(0.0,
-                                                                                                         abs=1e-12)
-    # general p, q: one-hot -> 1 - d^(1/q - 1/p)
-    assert pq_index(one_hot, 0.5, 1.0) == pytest.approx(1 - d ** (1 - 2))
+    assert pq_index(one_hot, 1.0, 2.0) == pytest.approx(1 - d ** -0.5)
+    assert pq_index(torch.full((d,), 0.7), 1.0, 2.0) == pytest.approx(0.0, abs=1e-12)
+    assert pq_index(torch.full((d,), 0.7) * torch.tensor([(-1) ** i for i in range(d)]), 1.0, 2.0) == \
+        pytest.approx(0.0, abs=1e-12)
+    # general p, q: one-hot -> 1 - d^(1/q - 1/p); the default is SAP's (0.5, 1)
+    assert pq_index(one_hot, 0.5, 1.0) == pq_index(one_hot) == pytest.approx(1 - d ** (1 - 2))
 
 
 def test_pq_index_by_hand_and_mask() -> None:
     w = torch.tensor([3.0, 4.0, 0.0, 0.0])
     # d = 4: 1 - 4^(-1/2) * 7 / 5
-    assert pq_index(w) == pytest.approx(1 - 0.5 * 7 / 5)
+    assert pq_index(w, 1.0, 2.0) == pytest.approx(1 - 0.5 * 7 / 5)
     # only the first two entries kept: d = 2
-    assert pq_index(w, keep=torch.tensor([True, True, False, False])) == pytest.approx(1 - 2 ** -0.5 * 7 / 5)
+    assert pq_index(w, 1.0, 2.0, keep=torch.tensor([True, True, False, False])) == \
+        pytest.approx(1 - 2 ** -0.5 * 7 / 5)
+    # SAP's (0.5, 1): 1 - d^(1 - 2) * ||w||_0.5 / ||w||_1 = 1 - (sqrt 3 + 2)^2 / (4 * 7)
+    assert pq_index(w) == pytest.approx(1 - (3 ** 0.5 + 2) ** 2 / 28)
     with pytest.raises(ValueError, match="0 < p < q"):
         pq_index(w, 2.0, 1.0)
 
@@ -158,7 +161,8 @@ def test_pruning_log_json_roundtrip(tmp_path) -> None:
     assert set(e["per_tensor"]) == set(pr)
     mask = current_mask(model)
     kept = torch.cat([p.detach().flatten()[mask[n].flatten()] for n, p in pr.items()])
-    assert e["pqi"] == pytest.approx(pq_index(kept))
+    assert e["pqi"] == pytest.approx(pq_index(kept, 0.5, 1.0))           # logged with SAP's (p, q)
+    assert (log.to_dict()["p"], log.to_dict()["q"]) == (0.5, 1.0)
     log.save(tmp_path / "log.json")
     assert json.loads((tmp_path / "log.json").read_text())["entries"][0]["method"] == "gmp"
     assert PruningLog.load(tmp_path / "log.json").entries == json.loads(json.dumps(log.entries))
@@ -217,6 +221,26 @@ def test_sap_driver_prunes_formula_count_and_shrinks(scope: str) -> None:
     if scope == "global":
         pruned = [round(e["sparsity"] * mask.numel) for e in log.entries]
         assert [b - a for a, b in zip([0] + pruned, pruned)] == expected
+
+
+@pytest.mark.parametrize("scope", ["global", "layerwise"])
+def test_sap_driver_stops_at_the_target_sparsity(scope: str) -> None:
+    model = mlp()
+    rewind = capture_rewind_state(model)
+    log = PruningLog()
+    cfg = SAPConfig(rounds=50, p=1.0, q=2.0, beta=0.5, scope=scope)
+    calls = []
+    mask = sap_prune(model, lambda m: calls.append(1), cfg, rewind_state=rewind, log=log, target_sparsity=0.6)
+    assert len(calls) == len(log.entries)
+    for e in log.entries:                    # no tensor (layerwise) and no total (global) beyond the target
+        if scope == "layerwise":
+            assert all(t["sparsity"] <= 0.6 + 1 / mask[n].numel() for n, t in e["per_tensor"].items())
+        else:
+            assert e["sparsity"] <= 0.6 + 1 / mask.numel
+    if scope == "global":                    # reached, then stopped
+        assert mask.sparsity == pytest.approx(0.6, abs=0.01) and len(log.entries) < 50
+        assert log.entries[-1]["target_sparsity"] == 0.6
+        assert [e["target_sparsity"] for e in log.entries] == sorted(e["target_sparsity"] for e in log.entries)
 
 
 # -- movement ----------------------------------------------------------------------------------------------------

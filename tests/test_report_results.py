@@ -38,7 +38,7 @@ def test_make_cell_fills_every_column_and_round_trips(tmp_path: Path):
     (lambda c: c.update(achieved_sparsity=90), "'achieved_sparsity' = 90: outside [0, 1]"),
     (lambda c: c.update(seed="0"), "'seed' = '0'"),
     (lambda c: c.update(task="retrieval"), "'task' = 'retrieval': unknown task"),
-    (lambda c: c.update(method="prune"), "'method' = 'prune': unknown method"),
+    (lambda c: c.update(method=""), "'method' = '': expected a non-empty string"),
     (lambda c: c.update(bleu=30.0), "'bleu' = 30.0: not a ranking metric"),
     (lambda c: c.update(primary_value=0.5), "'primary_value' = 0.5: differs from mrr@10 = 0.3"),
     (lambda c: c.update(nonzero_params=11), "'nonzero_params' = 11: exceeds total_params = 10"),
@@ -141,6 +141,27 @@ def test_summary_and_plot_files_match_a_plain_recomputation(grid, tmp_path: Path
     assert len(g) == 4 and list(g["achieved_sparsity"]) == sorted(g["achieved_sparsity"])
     at90 = [c for c in raw if c["model"] == "conv_knrm" and c["method"] == "gmp" and c["target_sparsity"] == 0.9]
     assert np.isclose(g["mrr@10"].iloc[2], np.mean([c["mrr@10"] for c in at90]))
+
+
+def test_a_method_without_a_style_is_written_and_drawn_in_the_default_style(tmp_path: Path):
+    """The cell layer accepts any method name; the report draws a method it has no style for in a default one."""
+    c = _cell(method="my-new-method2")
+    write_cell(tmp_path / "c.json", c)
+    assert read_cell(tmp_path / "c.json")["method"] == "my-new-method2"
+    st = palette.method_style("my-new-method2")
+    assert st.color == palette.DEFAULT_COLOR and st.label == "my-new-method2" and st.macro == "MyNewMethod"
+    assert palette.method_label("my-new-method2") == "my-new-method2"
+    assert palette.method_style("gmp") == palette.METHOD_STYLES.get("gmp")
+
+
+def test_the_schema_lives_in_the_cell_layer_and_the_report_re_exports_it():
+    from irprune.cells import schema
+    from irprune.report import results
+
+    for name in ("COLUMNS", "SCHEMA", "KEY", "RANKING_METRICS", "make_cell", "write_cell", "read_cell",
+                 "validate_cell", "cost_columns"):
+        assert getattr(results, name) is getattr(schema, name)
+    assert "flops_dense" in schema.COLUMNS and "2 x MACs" in schema.__doc__
 
 
 def test_palette_covers_every_registered_pruning_method_with_a_distinct_style():

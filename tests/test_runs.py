@@ -89,3 +89,12 @@ def test_writer_rejects_what_trec_format_cannot_hold(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match=needle):
             write_trec_run(run, tmp_path / "x.run", tag=tag)
     assert not list(tmp_path.iterdir())  # nothing half-written is left behind
+
+
+def test_trec_eval_order_breaks_ties_by_doc_id_descending() -> None:
+    from irprune.runs import rank_scores, trec_eval_order
+
+    ranking = {"a": 1.0, "c": 2.0, "b": 1.0, "d": 0.5}
+    assert [d for d, _ in trec_eval_order(ranking)] == ["c", "b", "a", "d"]
+    assert list(rank_scores({"1": ranking}, ties="trec_eval")["1"]) == ["c", "b", "a", "d"]
+    assert list(rank_scores({"1": ranking})["1"]) == ["c", "a", "b", "d"]     # the ranking rule of the run files

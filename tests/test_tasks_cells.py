@@ -40,13 +40,14 @@ def test_macs_embedding_bag_hand_count():
     m = EmbeddingBagClassifier(10, 3, EmbeddingBagConfig(dim=4))
     ids = torch.tensor([[1, 2, 3, 4, 5, 0, 0]])  # 5 tokens + 2 pads
     dense = count_macs(m, lambda mod: mod(ids))
-    assert dense.dense == 5 * 4 + 4 * 3  # bag: 5 rows of 4; fc: 4 x 3
+    assert dense.dense == 4 * 3  # bag: lookups, 0; fc: 4 x 3
+    assert (dense.flops_dense, dense.flops_sparse) == (24, 24)  # FLOPs = 2 x MACs
     with torch.no_grad():
-        m.embedding.weight.view(-1)[:8] = 0.0     # 8 of 40 entries -> density 0.8 (row 0, the pad row, included)
+        m.embedding.weight.view(-1)[:8] = 0.0     # zero embedding entries change no count
         m.fc.weight[0, :2] = 0.0                  # 10 of 12 left
     c = count_macs(m, lambda mod: mod(ids))
-    assert c.dense == 32 and c.sparse == pytest.approx(5 * 4 * 0.8 + 10)
-    assert c.flop_sparsity == pytest.approx(1 - 26 / 32)
+    assert c.dense == 12 and c.sparse == 10 and c.flops_sparse == 20
+    assert c.flop_sparsity == pytest.approx(1 - 10 / 12)
 
 
 def test_macs_transformer_classifier_hand_count():
@@ -54,9 +55,9 @@ def test_macs_transformer_classifier_hand_count():
                                                                  dim_feedforward=16))
     L, d, ff = 5, 8, 16
     c = count_macs(m, lambda mod: mod(torch.ones(1, L, dtype=torch.long)))
-    hand = L * d + 3 * L * d * d + 2 * L * L * d + L * d * d + 2 * L * d * ff + d * 3
-    assert c.dense == hand == 3024
-    assert c.sparse == pytest.approx(hand - L * d * (1 / 10))  # the pad row (1 of 10 rows) is all zeros
+    hand = 3 * L * d * d + 2 * L * L * d + L * d * d + 2 * L * d * ff + d * 3  # embedding lookups: 0
+    assert c.dense == hand == 2984
+    assert c.sparse == hand  # the all-zero pad row of the embedding is a lookup: nothing to skip
 
 
 def test_macs_seq2seq_hand_count_dense_and_sparse():
@@ -67,13 +68,32 @@ def test_macs_seq2seq_hand_count_dense_and_sparse():
     enc = 3 * S * d * d + 2 * S * S * d + S * d * d + 2 * S * d * ff
     dec_self = 3 * T * d * d + 2 * T * T * d + T * d * d
     dec_cross = T * d * d + 2 * S * d * d + 2 * T * S * d + T * d * d
-    hand = S * d + T * d + enc + dec_self + dec_cross + 2 * T * d * ff + T * d * V
-    assert count_macs(m, run).dense == hand == 7224
+    hand = enc + dec_self + dec_cross + 2 * T * d * ff + T * d * V  # embedding lookups: 0
+    assert count_macs(m, run).dense == hand == 7152
     with torch.no_grad():  # prune the encoder's whole K projection and half of the generator
         m.transformer.encoder.layers[0].self_attn.in_proj_weight[d: 2 * d] = 0.0
         m.generator.weight[: V // 2 + 1] = 0.0
     c = count_macs(m, run)
     assert c.sparse == hand - S * d * d - T * d * (V // 2 + 1)
+
+
+def test_task_flops_equal_the_ranker_counter_on_the_same_model():
+    """One FLOPs definition: the task counter's 2 x MACs equals irprune.costs.flops (the rankers' counter) on a
+    transformer classifier and an EmbeddingBag model, dense and with pruned weights."""
+    from irprune.costs.flops import count_flops
+
+    models = [(TransformerClassifier(10, 3, TransformerClassifierConfig(d_model=8, nhead=2, num_layers=1,
+                                                                       dim_feedforward=16)),
+               torch.ones(1, 5, dtype=torch.long)),
+              (EmbeddingBagClassifier(10, 3, EmbeddingBagConfig(dim=4)), torch.tensor([[1, 2, 3, 0]]))]
+    for m, x in models:
+        with torch.no_grad():
+            for p in m.parameters():
+                if p.dim() == 2:
+                    p.view(-1)[::3] = 0.0
+        c = count_macs(m, lambda mod: mod(x))
+        r = count_flops(m, (x,), batch_size=1)
+        assert (c.flops_dense, c.flops_sparse) == pytest.approx((r.total_dense, r.total_sparse)), type(m).__name__
 
 
 def test_task_prunable_selection():
@@ -158,7 +178,7 @@ def test_translation_cell_grasp_and_synflow():
 
 def test_stage_writes_valid_cells(tmp_path, monkeypatch):
     from irprune.pipeline import task_stage
-    from irprune.report.results import COLUMNS, read_cell
+    from irprune.cells.schema import COLUMNS, read_cell
 
     params = tmp_path / "params.yaml"
     params.write_text(json.dumps({"tasks": {

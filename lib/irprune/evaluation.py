@@ -17,7 +17,8 @@ passage: 2; trec_eval's default: 1); nDCG always uses the graded labels ``>= 1``
 
 Query set (trec_eval ``-c``): every query in the qrels with at least one judgement is evaluated and averaged;
 one the run has no documents for scores 0, as does one with no relevant document; queries only in the run are
-ignored.  Rankings follow :mod:`irprune.runs` (score descending, doc id ascending); ranx only sees tie-free
+ignored.  Equal scores are ordered as trec_eval orders them (score descending, then doc id descending;
+:func:`irprune.runs.trec_eval_order`), so every metric equals trec_eval's on the same run; ranx only sees tie-free
 rank scores, so its own tie handling never matters.
 """
 
@@ -167,7 +168,7 @@ def ranx_arrays(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mappin
     number: dict[str, int] = {}
     qrows = [[(number.setdefault(d, len(number) + 1), lab) for d, lab in
               sorted(qrels[q].items(), key=lambda item: (-item[1], item[0]))] for q in order]
-    ranked = rank_scores({q: run.get(q, {}) for q in order})
+    ranked = rank_scores({q: run.get(q, {}) for q in order}, ties="trec_eval")
     rrows = [[(number.setdefault(d, len(number) + 1), s) for d, s in ranked[q].items()] for q in order]
     qa = np.zeros((len(order), max([1, *map(len, qrows)]), 2))
     qa[:, :, 0] = -1.0

@@ -40,10 +40,7 @@ from .pruning import (GMPConfig, GradualPruner, HeadPruningConfig, Mask, Movemen
                       PruningLog, ScoreContext, apply_mask, capture_rewind_state, current_mask, get_scorer,
                       is_structured, lottery_ticket, masks_from_scores, prunable_parameters,
                       prune_heads_by_importance, prune_oneshot, prune_structured, shuffle_mask)
-from .pruning.apply import load_plain_state_dict
-from .pruning.pqi import pq_index
-from .pruning.sap import sap_num_prune
-from .pruning.scorers import magnitude
+from .pruning.sap import SAPConfig, sap_prune
 from .registry import Registry
 from .training import LambdaCallback, Trainer, TrainConfig, TrainingPool, batch_groups, group_loss
 from .training.sampling import group_pairs
@@ -63,12 +60,8 @@ class GMPSchedule:
 
 @frozen
 class PruneConfig:
-    """The ``prune:`` section: the grid (its axes feed ``dvc.yaml``'s matrix) and how each cell prunes."""
+    """The ``prune:`` section: how each cell prunes (the grid's axes are the ``grid`` section, ``dvc.yaml``'s matrix)."""
 
-    models: tuple[str, ...] = param(("monobert", "conv_knrm", "conformer_kernel"), nonempty=True)
-    methods: tuple[str, ...] = param(("gmp", "magnitude", "random"), nonempty=True)
-    sparsities: tuple[float, ...] = param((0.5, 0.8, 0.9), ge=0.0, lt=1.0, nonempty=True)
-    seeds: tuple[int, ...] = param((0,), ge=0, nonempty=True)
     scope: Literal["global", "layerwise"] = param("global", doc="one threshold for all tensors, or per tensor")
     include: tuple[str, ...] = param(("linear", "conv"), nonempty=True,
                                      doc="prunable module kinds: linear, conv, embedding")
@@ -84,14 +77,6 @@ class PruneConfig:
     eval_splits: tuple[str, ...] = param(("dev", "test"), nonempty=True)
 
     def validate(self) -> None:
-        from .models.registry import MODELS
-
-        for m in self.models:
-            MODELS.get(m)                                  # RegistryError listing the models
-        for m in self.methods:
-            if m not in CELL_METHODS:
-                raise ConfigError(f"params.yaml: prune.methods: unknown method {m!r}; known methods: "
-                                  f"{', '.join(CELL_METHODS.names())}")
         bad = [s for s in self.eval_splits if s not in ("dev", "test")]
         if bad:
             raise ConfigError(f"params.yaml: prune.eval_splits = {list(self.eval_splits)}: {bad} not allowed; "
@@ -252,23 +237,15 @@ def imp(cell: Cell) -> Mask:
 
 @CELL_METHODS.register("sap")
 def sap(cell: Cell) -> Mask:
-    """SAP (Diao et al. 2023, Algorithm 1 with p=0.5, q=1, η_r=0, γ=1, β=0.9): per round prune SAP's ``r``
-    smallest-magnitude weights, capped at the target; rewind to the dense weights; stop at the target."""
+    """SAP (Diao et al. 2023, Algorithm 1; :func:`irprune.pruning.sap.sap_prune` with :class:`SAPConfig`'s defaults,
+    the reference's p=0.5, q=1, η_r=0, γ=1, β=0.9): per round fine-tune, prune SAP's ``r`` smallest-magnitude
+    weights (globally), capped at the target, and rewind to the dense weights; stop at the target."""
     rewind = capture_rewind_state(cell.model)
     per_round = max(1, cell.cfg.recovery_steps // cell.cfg.sap_rounds)
-    mask = Mask.ones_like(cell.prunable)
-    for r_idx in range(1, cell.cfg.sap_rounds + 1):
-        cell.train(per_round)
-        kept = torch.cat([p.detach().flatten()[mask[n].flatten()] for n, p in cell.prunable.items()])
-        r = sap_num_prune(float(pq_index(kept, 0.5, 1.0)), kept.numel(), p=0.5, q=1.0, eta_r=0.0, gamma=1.0,
-                          beta=0.9)
-        target = min(cell.sparsity, (mask.num_pruned + r) / mask.numel)
-        mask = masks_from_scores(magnitude(cell.model, cell.prunable), target, scope="global", current=mask)
-        apply_mask(cell.model, mask, log=cell.log, method="sap", iteration=r_idx, target_sparsity=target)
-        load_plain_state_dict(cell.model, rewind)
-        if target >= cell.sparsity:
-            break
-    else:
+    mask = sap_prune(cell.model, lambda m: cell.train(per_round), SAPConfig(rounds=cell.cfg.sap_rounds),
+                     rewind, prunable=cell.prunable, log=cell.log, target_sparsity=cell.sparsity)
+    last = cell.log.entries[-1]["target_sparsity"] if cell.log.entries else 0.0
+    if last < cell.sparsity:
         cell.notes.append(f"sap stopped after {cell.cfg.sap_rounds} rounds at sparsity {mask.sparsity:.3f} "
                           f"(target {cell.sparsity}); raise prune.sap_rounds to reach the target")
     cell.train(cell.cfg.recovery_steps)

@@ -9,9 +9,11 @@ A run maps ``qid -> docid -> score`` (:data:`Run`).  Its on-disk form is the 6-c
 broken by doc id, ascending (plain string order).  Queries are written in natural order: all-digit ids by
 their integer value, then the other ids in string order.
 
-Evaluators have their own tie rules (``trec_eval`` breaks ties by doc id *descending*; ranx by its sort
-algorithm), so metrics must never depend on them: :func:`rank_scores` replaces scores by strictly decreasing
-values that encode this project's order, and :func:`to_ranx` feeds ranx only such scores.
+**Metric rule**: metrics are computed on trec_eval's order (score descending, equal scores by doc id
+*descending*: ``trec_eval``'s ``form_res_rels.c`` sorts on score then ``strcmp`` of the docno, both descending), so
+a metric equals trec_eval's (and Anserini's) on the written run file.  Other evaluators have their own tie rules
+(ranx: its sort algorithm), so :func:`rank_scores` replaces scores by strictly decreasing values that encode
+the chosen order, and :func:`to_ranx` feeds ranx only such scores.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ def sort_ranking(ranking: Mapping[str, float]) -> list[tuple[str, float]]:
     return sorted(ranking.items(), key=lambda item: (-item[1], item[0]))
 
 
+def trec_eval_order(ranking: Mapping[str, float]) -> list[tuple[str, float]]:
+    """``(docid, score)`` pairs in trec_eval's order: score descending, ties by doc id descending."""
+    return sorted(ranking.items(), key=lambda item: (item[1], item[0]), reverse=True)
+
+
 def sort_run(run: Mapping[str, Mapping[str, float]]) -> Run:
     """A copy of ``run`` whose queries (natural order) and documents (rank order) iterate deterministically."""
     return {qid: dict(sort_ranking(run[qid])) for qid in sorted(run, key=qid_key)}
@@ -51,14 +58,17 @@ def truncate(run: Mapping[str, Mapping[str, float]], k: int) -> Run:
     return {qid: dict(sort_ranking(run[qid])[:k]) for qid in sorted(run, key=qid_key)}
 
 
-def rank_scores(run: Mapping[str, Mapping[str, float]]) -> Run:
-    """Replace scores by ``n - rank + 1`` (strictly decreasing, rank 1 = ``n``) after applying the ranking rule.
+def rank_scores(run: Mapping[str, Mapping[str, float]], ties: str = "project") -> Run:
+    """Replace scores by ``n - rank + 1`` (strictly decreasing, rank 1 = ``n``) after ordering each ranking by the
+    ranking rule (``ties="project"``, :func:`sort_ranking`) or trec_eval's (``ties="trec_eval"``,
+    :func:`trec_eval_order`).
 
-    Any evaluator then sees a tie-free ranking identical to this project's, whatever its own tie rule.
+    Any evaluator then sees a tie-free ranking in that order, whatever its own tie rule.
     """
+    order = {"project": sort_ranking, "trec_eval": trec_eval_order}[ties]
     out: Run = {}
     for qid in sorted(run, key=qid_key):
-        ranked = sort_ranking(run[qid])
+        ranked = order(run[qid])
         n = len(ranked)
         out[qid] = {docid: float(n - i) for i, (docid, _) in enumerate(ranked)}
     return out

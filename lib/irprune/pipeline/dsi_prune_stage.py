@@ -6,7 +6,7 @@ Loads the dense DSI checkpoint of the ``dsi`` stage (``models/dsi``), prunes it 
 test queries by constrained beam search, evaluates on the indexed subset (as the dense stage does), and writes
 into ``runs/dsi_prune/<method>-<sparsity>-<seed>/``:
 
-* ``cell.test.json`` -- the results-table cell (``task = "dsi"``, :mod:`irprune.report.results` schema);
+* ``cell.test.json`` -- the results-table cell (``task = "dsi"``, :mod:`irprune.cells.schema`);
 * ``test.trec`` and ``per_query.json`` (``{"test": {metric: {qid: value}}}``);
 * ``mask_summary.json`` -- achieved sparsity overall, of the encoder and of the decoder separately, per tensor,
   against the target; the PQ Index of the kept weights (Diao et al. 2023);
@@ -40,7 +40,7 @@ from ..io import atomic_write_json
 from ..models.device import select_device
 from ..pruning import PruningLog, nonzero_params
 from ..pruning.sparsity import check_sparsity
-from ..report.results import make_cell, write_cell
+from ..cells.schema import make_cell, write_cell
 from ..runs import write_trec_run
 from . import dsi_stage
 

@@ -5,7 +5,7 @@ Evaluation is on the indexed documents: the qrels are restricted to the subset (
 BM25 (``bm25`` section) over the same subset is reported beside DSI (``bm25_subset_*``) so the two compare on
 equal terms; the full-collection BM25 numbers are in ``metrics/bm25.json``.
 
-Results-table cells (:mod:`irprune.report.results`) go to ``metrics/cells/dsi/``: the dense model
+Results-table cells (:mod:`irprune.cells.schema`) go to ``metrics/cells/dsi/``: the dense model
 (``dense.test.json``) and BM25 over the subset (``bm25.test.json``), both with ``task = "dsi"``, so the report
 never sets them beside full-collection numbers without saying so.  ``random_hits@k`` is the expected Hits@k of a
 uniformly random ranking of the subset (:func:`random_hits_at_k`), the "above random" reference.
@@ -34,7 +34,7 @@ from ..evaluation import EvalConfig, evaluate
 from ..io import atomic_write_json
 from ..models.device import select_device
 from ..pruning import nonzero_params
-from ..report.results import RANKING_METRICS, make_cell, write_cell
+from ..cells.schema import RANKING_METRICS, make_cell, write_cell
 from ..runs import write_trec_run
 from ..dsi.prune import dsi_prunable
 

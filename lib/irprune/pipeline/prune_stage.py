@@ -2,7 +2,7 @@
 
 Loads the dense checkpoint of the train stage, prunes and recovers it with one method to one target sparsity
 (:func:`irprune.prune_cell.run_cell`), re-ranks the BM25 candidates of the evaluated splits, and writes into
-``runs/prune/<cell>/``: the tidy-results cells (``cell.<split>.json``, :mod:`irprune.report.results` schema),
+``runs/prune/<cell>/``: the tidy-results cells (``cell.<split>.json``, :mod:`irprune.cells.schema`),
 the TREC runs, the per-query
 scores, the mask summary (achieved sparsity per tensor and overall against the target), the pruning log (sparsity
 and PQ Index at every pruning iteration) and the costs (non-zero parameters, FLOPs per pair for dense and sparse
@@ -26,7 +26,7 @@ from ..io import atomic_write_json
 from ..models import load_checkpoint
 from ..prune_cell import run_cell
 from ..pruning import current_mask, fold, is_structured, pqi_global, prunable_parameters, sparsity_report
-from ..report.results import cost_columns, make_cell, write_cell
+from ..cells.schema import cost_columns, make_cell, write_cell
 from ..rerank import rerank
 from ..runs import read_trec_run, write_trec_run
 from ..training import build_pool

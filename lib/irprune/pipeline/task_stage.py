@@ -6,7 +6,7 @@ scalar axis so that stage names stay readable and only valid pairs exist) and sa
 and by ``prune_at: dense``); ``task@<pair>-<method>-<sparsity>-<seed>`` runs one pruned cell through
 :func:`irprune.tasks.cell.run_cell`.  Both read the whole ``tasks:`` section.  Each cell writes
 
-* the results-table cell (exactly :data:`irprune.report.results.COLUMNS`) to :func:`cell_path`, and
+* the results-table cell (exactly :data:`irprune.cells.schema.COLUMNS`) to :func:`cell_path`, and
 * the full flat record (adds ``compression``, ``achieved_compression``, ``compression_ratio``, ``flop_sparsity``,
   ``zero_fraction``, the data description and timings) to :func:`record_path`.
 """

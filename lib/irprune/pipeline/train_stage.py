@@ -30,7 +30,7 @@ from ..models.base import Ranker
 from ..rerank import rerank
 from ..runs import read_trec_run, write_trec_run
 from ..costs.summary import measure_costs
-from ..report.results import RANKING_METRICS, cost_columns, make_cell, write_cell
+from ..cells.schema import RANKING_METRICS, cost_columns, make_cell, write_cell
 from ..significance import compare
 from ..text import Vocab, load_tokenizer
 from ..training import DevEvaluator, Trainer, TrainResult, build_pool

@@ -5,20 +5,41 @@ fraction, and paired significance tests against dense with Holm's correction (Ho
 from __future__ import annotations
 
 import functools
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from ..cells.schema import TASKS
+from ..errors import DataFormatError
 from ..significance import SignificanceConfig, compare, holm
 from . import palette
-from .results import load_per_query
 
 GROUP = ["task", "model", "method", "target_sparsity", "split", "primary_metric"]
 _MEAN_COLS = ["achieved_sparsity", "flops_dense", "flops_sparse", "latency_ms_per_query", "pqi", "total_params",
               "prunable_params", "nonzero_params", "size_dense_bytes", "size_sparse_bytes", "wall_time_s"]
+
+
+def load_per_query(path: str | Path, metric: str, split: str) -> dict[str, float]:
+    """Per-query scores of ``metric`` on ``split`` from one of the layouts the stages write:
+
+    ``{metric: {qid: v}}``, ``{"per_query": {metric: {qid: v}}}`` (:meth:`EvalResult.write_per_query`) or
+    ``{split: {metric: {qid: v}}}`` (the BM25 stage).
+    """
+    path = Path(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, Mapping) and "per_query" in data and isinstance(data["per_query"], Mapping):
+        data = data["per_query"]
+    if isinstance(data, Mapping) and split in data and isinstance(data[split], Mapping) and metric not in data:
+        data = data[split]
+    if not isinstance(data, Mapping) or metric not in data or not isinstance(data[metric], Mapping):
+        raise DataFormatError(f"no per-query scores of {metric!r} (split {split!r})", path=path,
+                              fix="write {metric: {qid: value}} (EvalResult.write_per_query) or "
+                                  "{split: {metric: {qid: value}}}")
+    return {str(q): float(v) for q, v in data[metric].items()}
 
 
 def mean_cells(df: Any, value: str = "primary_value") -> Any:
@@ -168,8 +189,6 @@ def task_keeping(df: Any, keep: float, split: str = "test") -> dict[tuple[str, s
     """:func:`max_sparsity_keeping` for every task of the table: (task, model) -> the highest achieved sparsity
     keeping ``keep`` of the model's dense primary metric.  The study's rankers are always listed (``not run``
     without rows); a classification or translation model is listed when it has rows."""
-    from .results import TASKS
-
     sub = df[df["split"] == split]
     out: dict[tuple[str, str], Keep] = {}
     for task in TASKS:
@@ -212,8 +231,6 @@ def seed_paired(df: Any, task: str, model: str, method_a: str, method_b: str, sp
     """Paired test over seeds of ``method_a`` against ``method_b`` (same task, model and target sparsity; each
     seed's ``value`` is one pair): an :class:`irprune.significance.Comparison`, or None with fewer than two
     seeds that both methods ran."""
-    from ..significance import compare
-
     sub = df[(df["split"] == split) & (df["task"] == task) & (df["model"] == model)
              & np.isclose(df["target_sparsity"].astype("float64"), sparsity, atol=1e-9) & df[value].notna()]
     a = {str(int(r["seed"])): float(r[value]) for _, r in sub[sub["method"] == method_a].iterrows()}

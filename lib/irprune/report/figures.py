@@ -261,7 +261,7 @@ def pqi(df: Any, logs: list[dict[str, Any]], out_dir: Path, split: str = "test",
             a.plot(g["achieved_sparsity"] * 100, g["pqi"], color=st.color, marker=st.marker, markersize=3,
                    linestyle=info.linestyle, linewidth=1)
     a.set_xlabel("Sparsity (%)")
-    a.set_ylabel("PQ Index (kept weights)")
+    a.set_ylabel("PQ Index, p=0.5, q=1 (kept weights)")
     a.set_title("PQ Index against sparsity")
     if cells.empty:
         a.text(0.5, 0.5, "no PQ Index in the table", transform=a.transAxes, ha="center", color=palette.GREY)
@@ -277,7 +277,7 @@ def pqi(df: Any, logs: list[dict[str, Any]], out_dir: Path, split: str = "test",
                marker=info.marker, markersize=3, linewidth=1,
                label=f"{info.label} (target {100 * (l['target'] or 0):.0f}%)")
     b.set_xlabel(f"Pruning iteration ({st.label})")
-    b.set_ylabel("PQ Index (kept weights)")
+    b.set_ylabel("PQ Index, p=0.5, q=1 (kept weights)")
     b.set_title("PQ Index over pruning")
     if not best:
         b.text(0.5, 0.5, "no pruning log (not run)", transform=b.transAxes, ha="center", color=palette.GREY)

@@ -13,14 +13,17 @@ import os
 import platform
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from ..significance import SignificanceConfig
 from . import palette, published
 from .analysis import Keep, at_sparsity, best_keeping, best_retained_at, max_sparsity_keeping, mean_cells, \
     seed_paired, task_keeping, with_retained
 from .tables import NOT_RUN, TEST_NAMES, latex_escape
+from .targets import PairedResult, dense_vs_bm25, gmp_targets
 
 _ONES = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Eleven", "Twelve",
          "Thirteen", "Fourteen", "Fifteen", "Sixteen", "Seventeen", "Eighteen", "Nineteen")
@@ -255,8 +258,6 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
     # The answers' aggregates count the rankers whose dense model beats BM25 (paired test, as in targets.py): the
     # share a pruned model keeps of a ranker that has not learned to rank says nothing about pruning.  When no
     # ranker beats BM25 every ranker counts, and the paper's caveat says so.
-    from .targets import dense_vs_bm25
-
     vs_bm = dense_vs_bm25(df, split, metric, sig)
     weak = {m for m, r in vs_bm.items() if not r.significant_better}
     if weak >= set(run_models):
@@ -306,10 +307,42 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
         M.flag("IRAboveVision", False)
         M.flag("IRAboveNLP", False)
     _cross_task(M, df, cfg, best_per_model)
-    from .targets import add_macros as add_target_macros
-
-    add_target_macros(M, df, cfg, sig, vs_bm=vs_bm)
+    target_macros(M, df, cfg, sig, vs_bm=vs_bm)
     return M
+
+
+def target_macros(M: Any, df: Any, cfg: Any, sig: SignificanceConfig, root: Path = Path("."),
+                  vs_bm: Optional[dict[str, PairedResult]] = None) -> None:
+    """``\\<Model>DenseBeatsBM`` flags and p-values; ``\\<Model>Target...`` macros for the GMP target.
+    ``vs_bm``: :func:`irprune.report.targets.dense_vs_bm25`'s result when the caller already has it."""
+    def p_text(p: Optional[float]) -> str:
+        return NOT_RUN if p is None else (f"{p:.1e}" if p < 1e-3 else f"{p:.3g}")   # 0.0497, not 0.050
+
+    if vs_bm is None:
+        vs_bm = dense_vs_bm25(df, cfg.split, cfg.primary_metric, sig, root)
+    targets = gmp_targets(df, cfg.split, cfg.primary_metric, cfg.compare_sparsity, cfg.sparsity_tolerance,
+                          cfg.target_keep, cfg.main_method, sig, root)
+    M.add("TargetKeep", pct(cfg.target_keep, 0))
+    M.text("MainMethodName", palette.method_label(cfg.main_method))
+    beaten = [m for m, r in vs_bm.items() if r.significant_better]
+    M.flag("AllDenseBeatBM", bool(vs_bm) and len(beaten) == len(vs_bm))
+    M.text("DenseNotBeatingBM", ", ".join(palette.model_label(m) for m in palette.model_order(set(vs_bm) - set(beaten)))
+           or "none")
+    for m in palette.model_order(set(palette.STUDY_MODELS) | set(vs_bm) | set(targets)):
+        stem = palette.model_info(m).macro
+        r = vs_bm.get(m)
+        M.flag(f"{stem}DenseBeatsBM", bool(r and r.significant_better))
+        M.add(f"{stem}DenseVsBMP", p_text(r.p_value if r else None))
+        t = targets.get(m)
+        M.flag(f"{stem}HaveTarget", t is not None and t.retained is not None)
+        M.add(f"{stem}TargetRetained", pct(t.retained) if t and t.retained is not None else NOT_RUN)
+        M.flag(f"{stem}TargetKept", bool(t and t.keeps_target))
+        vr = t.vs_random if t else None
+        M.flag(f"{stem}TargetHaveRandom", vr is not None)
+        M.add(f"{stem}TargetMain", num(vr.mean_a) if vr else NOT_RUN)
+        M.add(f"{stem}TargetRandom", num(vr.mean_b) if vr else NOT_RUN)
+        M.add(f"{stem}TargetVsRandomP", p_text(vr.p_value if vr else None))
+        M.flag(f"{stem}TargetAheadOfRandom", bool(vr and vr.significant_better))
 
 
 #: task -> macro stem; vision is "Image" because the published ResNet-50 reference owns the ``Vision*`` macros

@@ -99,9 +99,21 @@ for _name, _info in {
 STUDY_MODELS = ("monobert", "conv_knrm", "conformer_kernel")
 
 
+def _macro_stem(name: str, default: str) -> str:
+    """Letters only, each word capitalised (``"my-method2"`` -> ``"MyMethod"``): a LaTeX macro stem."""
+    return "".join(w.capitalize() for w in "".join(c if c.isalpha() else " " for c in name).split()) or default
+
+
+#: How a method with no entry above is drawn: dark grey, a dot marker, a solid line, named by itself.
+DEFAULT_COLOR = "#444444"
+
+
 def method_style(method: str) -> MethodStyle:
-    """The style of ``method``; unknown names raise RegistryError listing the known ones."""
-    return METHOD_STYLES.get(method)
+    """The style of ``method``; a method with no entry here (a new one) is drawn in :data:`DEFAULT_COLOR` with a
+    dot marker, labelled with its own name and with a macro stem made of its letters."""
+    if method in METHOD_STYLES:
+        return METHOD_STYLES.get(method)
+    return MethodStyle(method, _macro_stem(method, "Method"), DEFAULT_COLOR, ".", "-")
 
 
 def model_label(model: str) -> str:
@@ -110,12 +122,11 @@ def model_label(model: str) -> str:
 
 def model_info(model: str) -> ModelInfo:
     """Display info of ``model``; a model not registered here is shown under its own name."""
-    return MODELS.get(model) if model in MODELS else ModelInfo(model, "".join(
-        w.capitalize() for w in "".join(c if c.isalpha() else " " for c in model).split()) or "Model")
+    return MODELS.get(model) if model in MODELS else ModelInfo(model, _macro_stem(model, "Model"))
 
 
 def method_label(method: str) -> str:
-    return METHOD_STYLES.get(method).label if method in METHOD_STYLES else method
+    return method_style(method).label
 
 
 def model_order(models: list[str] | set[str]) -> list[str]:

@@ -5,7 +5,8 @@
   ``report.target_keep`` of its dense model's primary metric and be ahead of random pruning, significantly.
 
 When a target is missed the macros carry the evidence: the numbers, the p-values and whether the dense model
-itself beat BM25 (a pruned model can only "keep" what its dense model learned).
+itself beat BM25 (a pruned model can only "keep" what its dense model learned).  The macros are written by
+:func:`irprune.report.macros.target_macros`.
 """
 
 from __future__ import annotations
@@ -75,41 +76,4 @@ def gmp_targets(df: Any, split: str, metric: str, sparsity: float, tol: float, k
     return out
 
 
-def add_macros(M: Any, df: Any, cfg: Any, sig: SignificanceConfig, root: Path = Path("."),
-               vs_bm: Optional[dict[str, PairedResult]] = None) -> None:
-    """``\\<Model>DenseBeatsBM`` flags and p-values; ``\\<Model>Target...`` macros for the GMP target.
-    ``vs_bm``: :func:`dense_vs_bm25`'s result when the caller already has it."""
-    from . import palette
-    from .macros import NOT_RUN, num, pct
-
-    def p_text(p: Optional[float]) -> str:
-        return NOT_RUN if p is None else (f"{p:.1e}" if p < 1e-3 else f"{p:.3g}")   # 0.0497, not 0.050
-
-    if vs_bm is None:
-        vs_bm = dense_vs_bm25(df, cfg.split, cfg.primary_metric, sig, root)
-    targets = gmp_targets(df, cfg.split, cfg.primary_metric, cfg.compare_sparsity, cfg.sparsity_tolerance,
-                          cfg.target_keep, cfg.main_method, sig, root)
-    M.add("TargetKeep", pct(cfg.target_keep, 0))
-    M.text("MainMethodName", palette.method_label(cfg.main_method))
-    beaten = [m for m, r in vs_bm.items() if r.significant_better]
-    M.flag("AllDenseBeatBM", bool(vs_bm) and len(beaten) == len(vs_bm))
-    M.text("DenseNotBeatingBM", ", ".join(palette.model_label(m) for m in palette.model_order(set(vs_bm) - set(beaten)))
-           or "none")
-    for m in palette.model_order(set(palette.STUDY_MODELS) | set(vs_bm) | set(targets)):
-        stem = palette.model_info(m).macro
-        r = vs_bm.get(m)
-        M.flag(f"{stem}DenseBeatsBM", bool(r and r.significant_better))
-        M.add(f"{stem}DenseVsBMP", p_text(r.p_value if r else None))
-        t = targets.get(m)
-        M.flag(f"{stem}HaveTarget", t is not None and t.retained is not None)
-        M.add(f"{stem}TargetRetained", pct(t.retained) if t and t.retained is not None else NOT_RUN)
-        M.flag(f"{stem}TargetKept", bool(t and t.keeps_target))
-        vr = t.vs_random if t else None
-        M.flag(f"{stem}TargetHaveRandom", vr is not None)
-        M.add(f"{stem}TargetMain", num(vr.mean_a) if vr else NOT_RUN)
-        M.add(f"{stem}TargetRandom", num(vr.mean_b) if vr else NOT_RUN)
-        M.add(f"{stem}TargetVsRandomP", p_text(vr.p_value if vr else None))
-        M.flag(f"{stem}TargetAheadOfRandom", bool(vr and vr.significant_better))
-
-
-__all__ = ["PairedResult", "GmpTarget", "dense_vs_bm25", "gmp_targets", "add_macros"]
+__all__ = ["PairedResult", "GmpTarget", "dense_vs_bm25", "gmp_targets"]

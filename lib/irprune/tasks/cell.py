@@ -15,7 +15,7 @@ Protocols (the pruning kernels are :mod:`irprune.pruning`'s, shared with the ran
 
 Reported: sparsity as the fraction of prunable weights the mask removes (overall and per tensor), the GraSP/NLP
 report's compression notation ``c = -log10(density)`` and the ratio ``1/density`` (:mod:`irprune.pruning.sparsity`,
-the one tested place), MACs dense and sparse (:mod:`irprune.tasks.flops`) and FLOP sparsity.
+the one tested place), FLOPs (2 x MACs, embedding lookups 0) dense and sparse (:mod:`irprune.tasks.flops`) and FLOP sparsity.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def run_cell(task: TaskBundle, model_name: str, method: str, sparsity: float, se
         "seed": seed, "split": "test", **metrics,
         "primary_metric": task.primary_metric, "primary_value": metrics[task.primary_metric],
         "total_params": total, "prunable_params": n_prunable, "nonzero_params": nonzero_params(model),
-        "flops_dense": macs.dense, "flops_sparse": macs.sparse, "flop_sparsity": macs.flop_sparsity,
+        "flops_dense": macs.flops_dense, "flops_sparse": macs.flops_sparse, "flop_sparsity": macs.flop_sparsity,
         "epochs": epochs, "steps": history.steps, "train_time_s": history.wall_time_s, "prune_time_s": t_prune,
         "prune_at": ("dense" if from_dense else "init") if kind != "dense" else None,
         # per-tensor share of weights removed: shows layer collapse (Tanaka et al. 2020) of a global ranking
@@ -165,8 +165,8 @@ def run_cell(task: TaskBundle, model_name: str, method: str, sparsity: float, se
 
 
 def schema_cell(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The cell row of :mod:`irprune.report.results` (exactly its columns, validated) from a cell record."""
-    from ..report.results import COLUMNS, make_cell
+    """The cell row of :mod:`irprune.cells.schema` (exactly its columns, validated) from a cell record."""
+    from ..cells.schema import COLUMNS, make_cell
 
     return make_cell(**{k.replace("@", "_at_"): v for k, v in record.items() if k in COLUMNS})
 

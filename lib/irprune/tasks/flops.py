@@ -1,5 +1,7 @@
 """Multiply-accumulate (MAC) counts per example, dense and under sparse execution, for the task models.
 
+The FLOPs of a results row are ``2 x MACs`` (:attr:`MacCount.flops_dense`, :attr:`MacCount.flops_sparse`), the
+convention of :mod:`irprune.costs.flops` and of the row's ``flops_*`` columns (:mod:`irprune.cells.schema`).
 "FLOP sparsity" (as in the GraSP/SynFlow literature's FLOP-reduction plots) is ``1 - MACs_sparse / MACs_dense``:
 the fraction of multiply-adds a sparse kernel skips because a weight is zero.  Counting rules (weights only;
 bias adds, norms, softmax and activations are not counted, as in Synaptic-Flow's ``Utils/metrics.py``):
@@ -8,8 +10,8 @@ bias adds, norms, softmax and activations are not counted, as in Synaptic-Flow's
 * ``nn.Conv1d`` / ``nn.Conv2d`` with ``P`` output positions (``out_h * out_w`` per example): dense ``P * |W|``
   = ``out_h * out_w * out_c * (in_c / groups) * kh * kw``, sparse ``P * nnz(W)`` (the linear rule with one
   "token" per output position; padding positions are counted as multiply-adds, as in Synaptic-Flow).
-* ``nn.Embedding`` / ``nn.EmbeddingBag`` (a one-hot / multi-hot vector times ``E``) on ``n`` non-pad ids: dense
-  ``n * d``, sparse ``n * d * density(E)`` (the expected non-zeros of a looked-up row).
+* ``nn.Embedding`` / ``nn.EmbeddingBag``: 0 (a lookup copies rows, it multiplies nothing; the bag's sum of rows is
+  an add per element, not counted like the other adds), as in :mod:`irprune.costs.flops`.
 * ``nn.MultiheadAttention`` with query length ``Lq``, key length ``Lk``, width ``d``: projections
   ``Lq*|W_q| + Lk*|W_k| + Lk*|W_v| + Lq*|W_o|`` (``|W|`` = numel dense, nnz sparse) plus the two
   activation products ``QKᵀ`` and ``AV``, ``2 * Lq * Lk * d`` in both counts (weight sparsity cannot skip them).
@@ -39,6 +41,16 @@ class MacCount:
         """Fraction of dense multiply-adds removed by sparse execution."""
         return 1.0 - self.sparse / self.dense if self.dense else 0.0
 
+    @property
+    def flops_dense(self) -> float:
+        """FLOPs of dense execution: 2 x MACs (a multiply and an add)."""
+        return 2.0 * self.dense
+
+    @property
+    def flops_sparse(self) -> float:
+        """FLOPs of sparse execution: 2 x MACs of the non-zero weights."""
+        return 2.0 * self.sparse
+
 
 def _nnz(t: torch.Tensor) -> int:
     return int(torch.count_nonzero(t.detach()))
@@ -67,13 +79,6 @@ def count_macs(model: nn.Module, run: Callable[[nn.Module], object]) -> MacCount
         positions = out.numel() // m.out_channels  # out_h * out_w (times the batch, 1 here)
         add(positions * m.weight.numel(), positions * _nnz(m.weight))
 
-    def emb_hook(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
-        ids = args[0]
-        pad = getattr(m, "padding_idx", None)
-        n = int((ids != pad).sum()) if pad is not None else ids.numel()
-        w = m.weight
-        add(n * w.shape[1], n * w.shape[1] * _nnz(w) / w.numel())
-
     def mha_hook(m: nn.MultiheadAttention, args: tuple, kwargs: dict, out: object) -> None:
         q = args[0] if args else kwargs["query"]
         k = args[1] if len(args) > 1 else kwargs["key"]
@@ -97,8 +102,6 @@ def count_macs(model: nn.Module, run: Callable[[nn.Module], object]) -> MacCount
             handles.append(m.register_forward_hook(linear_hook))
         elif isinstance(m, (nn.Conv1d, nn.Conv2d)):
             handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, (nn.Embedding, nn.EmbeddingBag)):
-            handles.append(m.register_forward_hook(emb_hook))
     was_training = model.training
     try:
         model.train()
