@@ -101,11 +101,11 @@ def project(tmp_path_factory) -> Path:
         params["pretrain"][key].update(value)
     params["train"].update(TINY_TRAIN)
     for name, over in TINY_MODELS.items():
-        if name == "monobert" and params["models"][name]["pretrained"]:
-            continue
-        params["models"][name].update(over)
+        if not (name == "monobert" and params["models"][name]["pretrained"]):   # a checkpoint fixes its shape
+            params["models"][name].update(over)
         if params["models"][name].get("train"):          # per-model training overrides stay tiny too
-            params["models"][name]["train"].update({k: TINY_TRAIN[k] for k in ("max_steps", "epochs")})
+            params["models"][name]["train"].update({k: TINY_TRAIN[k] for k in ("max_steps", "epochs", "eval_every",
+                                                                               "eval_queries")})
     params["grid"] = TINY_GRID
     params["prune"].update(TINY_PRUNE)
     params["costs"].update(TINY_COSTS)
