@@ -54,6 +54,9 @@ _STYLES: dict[str, MethodStyle] = {
     "movement": MethodStyle("Movement", "Movement", _C["reddish_purple"], "h", "-"),
     "sap": MethodStyle("SAP (PQ Index)", "Sap", _C["bluish_green"], "p", "-"),
     "heads": MethodStyle("Head pruning", "Heads", _C["yellow"], "X", "-"),
+    # index compression of the dense bi-encoder (irprune.dense): product quantization, and JPQ (Zhan et al. 2021)
+    "pq": MethodStyle("PQ (index)", "Pq", _C["sky_blue"], "d", "--"),
+    "jpq": MethodStyle("JPQ (index)", "Jpq", _C["blue"], "8", "--"),
 }
 METHOD_STYLES: Registry[MethodStyle] = Registry("method")
 for _name, _style in _STYLES.items():
@@ -82,6 +85,9 @@ for _name, _info in {
     "conv_knrm": ModelInfo("Conv-KNRM", "ConvKnrm", "--", "s"),
     "conformer_kernel": ModelInfo("Conformer-Kernel", "ConformerKernel", "-.", "^"),
     "dsi": ModelInfo("DSI", "Dsi", ":", "D"),
+    # the dense bi-encoder (task dense): fine-tuned query encoder, and the checkpoint as released
+    "biencoder": ModelInfo("Bi-encoder", "Biencoder", "-", "o"),
+    "biencoder-zeroshot": ModelInfo("Bi-encoder (zero-shot)", "BiencoderZeroshot", ":", "o"),
     # cross-task models (classification / translation rows)
     "embedding_bag": ModelInfo("EmbeddingBag", "EmbeddingBag"),
     "textcnn": ModelInfo("TextCNN", "TextCnn"),
