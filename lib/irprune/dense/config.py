@@ -44,7 +44,8 @@ class JPQConfig:
     steps: int = param(300, ge=0, doc="optimizer steps per PQ size (0 = no JPQ)")
     batch_size: int = param(32, ge=1, doc="training queries per step")
     negatives: int = param(100, ge=1, doc="negatives per query: the top of the current PQ index's ranking")
-    lr: float = param(1e-5, gt=0, doc="learning rate of the query encoder")
+    sampled: int = param(0, ge=0, doc="negatives kept per query, drawn at random from those (0 = all)")
+    lr: float = param(1e-5, ge=0, doc="learning rate of the query encoder (0 = centroids only, query vectors fixed)")
     centroid_lr: float = param(1e-4, gt=0, doc="learning rate of the PQ centroids")
     warmup_steps: int = param(30, ge=0, doc="linear warmup steps")
     loss: Literal["lambda", "ce"] = param("lambda", doc="lambda = pairwise RankNet weighted by |delta 1/rank| "

@@ -60,6 +60,33 @@ def ranking_loss(pos: torch.Tensor, neg: torch.Tensor, pos_rank: torch.Tensor, n
     return (w * nn.functional.softplus(neg - pos[:, None])).sum(1).mean()
 
 
+def jpq_loss(q: torch.Tensor, cent: torch.Tensor, codes: torch.Tensor, pos_rows: torch.Tensor,
+             positives: list[list[int]], negatives: int, sampled: int = 0, kind: str = "lambda",
+             gen: torch.Generator | None = None) -> torch.Tensor:
+    """JPQ's loss for query vectors ``q`` ``[B, D]`` whose positives are rows ``pos_rows`` ``[B]``: retrieve the
+    top ``negatives`` documents of the current PQ index (no gradient; every judged positive of the query in
+    ``positives`` excluded), keep ``sampled`` of them at random (0 = all), then :func:`ranking_loss` on the PQ
+    scores of the positive and those negatives (gradient into ``q`` and ``cent``)."""
+    b = q.shape[0]
+    with torch.no_grad():                        # training-time retrieval from the current PQ index
+        full = pq_scores(q.detach(), cent.detach(), codes)                                 # [B, N]
+        for bi, rows in enumerate(positives):
+            full[bi, rows] = -math.inf
+        neg_scores, neg_rows = full.topk(negatives, dim=1)                                 # [B, n], by rank
+        pos_s = pq_scores(q.detach(), cent.detach(), codes[pos_rows]).diagonal()          # [B]
+        pos_rank = 1 + (neg_scores > pos_s[:, None]).sum(1)                                # 1-based
+        neg_rank = torch.arange(1, negatives + 1)[None, :] + (neg_scores <= pos_s[:, None]).long()
+        if 0 < sampled < negatives:
+            keep = torch.rand(b, negatives, generator=gen).argsort(1)[:, :sampled]         # [B, s]
+            neg_rows, neg_rank = neg_rows.gather(1, keep), neg_rank.gather(1, keep)
+    n = neg_rows.shape[1]
+    m, k, dsub = cent.shape
+    sel = codes[torch.cat([pos_rows[:, None], neg_rows], dim=1).reshape(-1)].view(b, 1 + n, m)   # [B, 1+n, M]
+    table = torch.einsum("bmd,mkd->bmk", q.view(b, m, dsub), cent)                          # [B, M, K]
+    s = torch.gather(table.unsqueeze(1).expand(-1, 1 + n, -1, -1), 3, sel.unsqueeze(-1)).squeeze(-1).sum(-1)
+    return ranking_loss(s[:, 0], s[:, 1:], pos_rank, neg_rank, kind)                        # s: [B, 1+n]
+
+
 @dataclass
 class JPQResult(FinetuneResult):
     centroids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
@@ -78,11 +105,15 @@ def train_jpq(enc: BiEncoder, book: PQCodebook, pairs: TrainingPairs, cfg: Any,
     model = enc.query
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
     codes = torch.from_numpy(book.codes.astype(np.int64))
     cent = nn.Parameter(torch.from_numpy(book.centroids.copy()))
-    opt = torch.optim.AdamW([{"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.lr},
-                             {"params": [cent], "lr": cfg.centroid_lr}], weight_decay=0.0)
-    base = [cfg.lr, cfg.centroid_lr]
+    frozen = cfg.lr == 0            # centroids only: the query vectors are computed once
+    groups = [] if frozen else [{"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.lr}]
+    opt = torch.optim.AdamW(groups + [{"params": [cent], "lr": cfg.centroid_lr}], weight_decay=0.0)
+    base = ([] if frozen else [cfg.lr]) + [cfg.centroid_lr]
+    fixed_q = (torch.from_numpy(enc.encode(pairs.texts, "query", max_tokens=query_max_tokens, batch_size=128,
+                                           label=False)) if frozen else None)
     history: list[dict[str, float]] = []
     best: tuple[float, int, Any, Any] = (-math.inf, 0, None, None)
     prog = Progress(label, total=cfg.steps)
@@ -111,25 +142,15 @@ def train_jpq(enc: BiEncoder, book: PQCodebook, pairs: TrainingPairs, cfg: Any,
         batch = order[cursor:cursor + cfg.batch_size]
         cursor += cfg.batch_size
         pos_rows = torch.tensor([rng.choice(pairs.positives[i]) for i in batch])
-        enc_in = enc.tokenize([pairs.texts[i] for i in batch], query_max_tokens)
         for g, lr in zip(opt.param_groups, base):
             g["lr"] = lr * linear_warmup(step - 1, cfg.warmup_steps, cfg.steps)
-        q = embed(model, enc_in["input_ids"], enc_in["attention_mask"], enc.normalize)      # [B, D]
-        with torch.no_grad():                        # training-time retrieval from the current PQ index
-            full = pq_scores(q.detach(), cent.detach(), codes)                             # [B, N]
-            for bi, i in enumerate(batch):
-                full[bi, pairs.positives[i]] = -math.inf
-            neg_scores, neg_rows = full.topk(cfg.negatives, dim=1)                         # [B, n], by rank
-            pos_s = pq_scores(q.detach(), cent.detach(), codes[pos_rows]).diagonal()
-            pos_rank = 1 + (neg_scores > pos_s[:, None]).sum(1)                            # rank among them
-            neg_rank = torch.arange(1, cfg.negatives + 1)[None, :] + (neg_scores <= pos_s[:, None]).long()
-        sel = codes[torch.cat([pos_rows[:, None], neg_rows], dim=1).reshape(-1)]            # [B (1+n), M]
-        m, k, dsub = cent.shape
-        table = torch.einsum("bmd,mkd->bmk", q.view(len(batch), m, dsub), cent)          # [B, M, K]
-        sel = sel.view(len(batch), 1 + cfg.negatives, m)                                   # [B, 1+n, M]
-        s = torch.gather(table.unsqueeze(1).expand(-1, 1 + cfg.negatives, -1, -1), 3,
-                         sel.unsqueeze(-1)).squeeze(-1).sum(-1)                            # [B, 1+n]
-        loss = ranking_loss(s[:, 0], s[:, 1:], pos_rank, neg_rank, cfg.loss)
+        if fixed_q is not None:
+            q = fixed_q[batch]
+        else:
+            enc_in = enc.tokenize([pairs.texts[i] for i in batch], query_max_tokens)
+            q = embed(model, enc_in["input_ids"], enc_in["attention_mask"], enc.normalize)  # [B, D]
+        loss = jpq_loss(q, cent, codes, pos_rows, [pairs.positives[i] for i in batch], cfg.negatives,
+                        cfg.sampled, cfg.loss, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -148,4 +169,4 @@ def train_jpq(enc: BiEncoder, book: PQCodebook, pairs: TrainingPairs, cfg: Any,
     return JPQResult(cfg.steps, cfg.steps, last, history, train_s, cent.detach().numpy().copy())
 
 
-__all__ = ["JPQResult", "pq_scores", "ranking_loss", "train_jpq"]
+__all__ = ["JPQResult", "jpq_loss", "pq_scores", "ranking_loss", "train_jpq"]
