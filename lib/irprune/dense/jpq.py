@@ -82,8 +82,9 @@ def jpq_loss(q: torch.Tensor, cent: torch.Tensor, codes: torch.Tensor, pos_rows:
     n = neg_rows.shape[1]
     m, k, dsub = cent.shape
     sel = codes[torch.cat([pos_rows[:, None], neg_rows], dim=1).reshape(-1)].view(b, 1 + n, m)   # [B, 1+n, M]
-    table = torch.einsum("bmd,mkd->bmk", q.view(b, m, dsub), cent)                          # [B, M, K]
-    s = torch.gather(table.unsqueeze(1).expand(-1, 1 + n, -1, -1), 3, sel.unsqueeze(-1)).squeeze(-1).sum(-1)
+    table = torch.einsum("bmd,mkd->bmk", q.view(b, m, dsub), cent).reshape(b, m * k)      # [B, M K]
+    idx = (sel + torch.arange(m) * k).view(b, (1 + n) * m)                                  # [B, (1+n) M]
+    s = table.gather(1, idx).view(b, 1 + n, m).sum(-1)
     return ranking_loss(s[:, 0], s[:, 1:], pos_rank, neg_rank, kind)                        # s: [B, 1+n]
 
 
