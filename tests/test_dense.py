@@ -269,3 +269,22 @@ def test_the_real_checkpoint_ranks_a_paraphrase_first():
     q = enc.encode(["how do I bake a pie with apples"], "query", max_tokens=32, label=False)
     assert int(np.argmax(q @ d.T)) == 2
     assert enc.dim == 384 and np.allclose(np.linalg.norm(d, axis=1), 1.0, atol=1e-5)
+
+
+def test_training_both_sides_updates_the_shared_encoder(tmp_path):
+    enc = tiny_word_encoder(tmp_path)
+    corpus = tiny_corpus(40)
+    ids = ix.doc_order(corpus)
+    texts = [corpus[d] for d in ids]
+    docs = enc.encode(texts, "doc", max_tokens=16, label=False)
+    pairs, _, _ = _pairs(corpus, ids)
+    cfg = SimpleNamespace(steps=30, batch_size=16, negatives=0, lr=1e-2, warmup_steps=0, temperature=0.1,
+                          eval_every=100, selection="last", seed=0)
+    res = finetune_query_encoder(enc, docs, pairs, cfg, None, query_max_tokens=16, doc_texts=texts,
+                                 doc_max_tokens=16)
+    losses = [h["loss"] for h in res.history if "loss" in h]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    assert enc.query is enc.doc
+    assert not np.allclose(enc.encode(texts, "doc", max_tokens=16, label=False), docs)
+    with pytest.raises(ValueError, match="shared encoder"):
+        finetune_query_encoder(enc.split(), docs, pairs, cfg, None, query_max_tokens=16, doc_texts=texts)

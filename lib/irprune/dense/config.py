@@ -15,6 +15,9 @@ class DenseTrainConfig:
     """Fine-tuning of the query encoder against the fixed document vectors (:mod:`irprune.dense.train`)."""
 
     steps: int = param(300, ge=0, doc="optimizer steps (0 = zero-shot: the checkpoint as released)")
+    side: Literal["query", "both"] = param("query", doc="query = the query encoder against the fixed document "
+                                                        "vectors; both = the shared encoder on both sides (the "
+                                                        "corpus re-encoded at every dev evaluation and at the end)")
     batch_size: int = param(32, ge=2, doc="training queries per step (in-batch negatives: the others' positives)")
     negatives: int = param(4, ge=0, doc="BM25 negatives sampled per query from its top bm25_depth")
     bm25_depth: int = param(50, ge=1, doc="BM25 candidates (runs/bm25/train.trec) negatives are drawn from")

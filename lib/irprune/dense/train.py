@@ -6,8 +6,10 @@ Contrastive loss (InfoNCE; van den Oord et al. 2018, as in DPR, Karpukhin et al.
 negatives plus every query's BM25 negatives); the loss is the cross-entropy of the query's own positive under
 ``softmax(<q, d> / temperature)``, with the batch's other positives of the same query masked out.
 
-Only the query encoder is trained: the document vectors (and so any index built on them, flat or PQ) stay as
-encoded once, which is what makes training cheap on CPU and what JPQ (Zhan et al. 2021) relies on too.  The
+By default only the query encoder is trained: the document vectors (and so any index built on them, flat or PQ)
+stay as encoded once, which is what makes training cheap on CPU and what JPQ (Zhan et al. 2021) relies on too.
+``side: both`` trains the one shared encoder on queries and documents (each step encodes the batch's candidate
+documents with gradients; every dev evaluation re-encodes the corpus), about ten times the cost per step.  The
 checkpoint is chosen on dev (``selection: best``: the highest dev metric among step 0, i.e. the starting encoder,
 every ``eval_every`` steps, and the end; ties the earliest), so the result is never below its starting point on
 dev.
@@ -94,14 +96,23 @@ def linear_warmup(step: int, warmup: int, total: int) -> float:
 def finetune_query_encoder(enc: BiEncoder, doc_vecs: np.ndarray, pairs: TrainingPairs, cfg: Any,
                            evaluate_dev: Callable[[BiEncoder], float] | None, *, query_max_tokens: int,
                            after_step: Callable[[int], None] | None = None, label: str = "dense finetune",
-                           parameters: Sequence[nn.Parameter] | None = None) -> FinetuneResult:
+                           parameters: Sequence[nn.Parameter] | None = None,
+                           doc_texts: Sequence[str] | None = None, doc_max_tokens: int = 128) -> FinetuneResult:
     """Train ``enc.query`` (split from the document encoder first) for ``cfg.steps`` steps; ``cfg`` has
     ``steps batch_size lr warmup_steps temperature negatives eval_every selection seed`` (:class:`DenseTrainConfig`).
+
+    With ``doc_texts`` (row -> text of ``doc_vecs``' rows) the one shared encoder is trained on both sides (the
+    sentence-transformers setting): the batch's candidate documents are encoded with gradients, ``doc_vecs`` is
+    unused, and ``evaluate_dev`` must re-encode the corpus itself.
 
     ``evaluate_dev(enc)`` returns the dev metric (higher is better) used by ``selection: best``; ``after_step(t)``
     runs after every optimizer step (pruning hooks).  The selected weights are left in ``enc.query``.
     """
-    enc.split()
+    both = doc_texts is not None
+    if not both:
+        enc.split()
+    elif enc.query is not enc.doc:
+        raise ValueError("training both sides needs one shared encoder (enc.query is enc.doc)")
     model = enc.query
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -153,7 +164,12 @@ def finetune_query_encoder(enc: BiEncoder, doc_vecs: np.ndarray, pairs: Training
         for g in opt.param_groups:
             g["lr"] = cfg.lr * linear_warmup(step - 1, cfg.warmup_steps, cfg.steps)
         q = embed(model, enc_in["input_ids"], enc_in["attention_mask"], enc.normalize)
-        loss = contrastive_loss(q, docs[cand_rows], torch.tensor(target), invalid, cfg.temperature)
+        if both:
+            d_in = enc.tokenize([doc_texts[r] for r in rows], doc_max_tokens)
+            cand = embed(model, d_in["input_ids"], d_in["attention_mask"], enc.normalize)
+        else:
+            cand = docs[cand_rows]
+        loss = contrastive_loss(q, cand, torch.tensor(target), invalid, cfg.temperature)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

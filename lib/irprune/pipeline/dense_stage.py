@@ -4,8 +4,9 @@ Steps, each evaluated on dev and test with the study's metrics (as BM25 is):
 
 1. encode the corpus once with the checkpoint's encoder (the document vectors never change afterwards);
 2. ``zeroshot``: the checkpoint as released, exact search over a faiss flat inner-product index;
-3. ``biencoder``: the query encoder fine-tuned against the fixed document vectors (:mod:`irprune.dense.train`),
-   the checkpoint chosen on dev with step 0 (= zero-shot) among the candidates;
+3. ``biencoder``: the query encoder fine-tuned against the fixed document vectors (:mod:`irprune.dense.train`;
+   ``dense.train.side: both`` trains the shared encoder and re-encodes the corpus), the checkpoint chosen on dev
+   with step 0 (= zero-shot) among the candidates;
 4. per PQ size ``M`` in ``dense.pq.m``: plain PQ (faiss k-means) of the document vectors searched with the
    fine-tuned query encoder, and JPQ (:mod:`irprune.dense.jpq`) started from that PQ and that query encoder;
 5. index bytes and CPU latency per query (one query at a time, ``dense.latency.threads`` threads): query
@@ -197,8 +198,23 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
         tr = ds.split("train")
         pairs = training_pairs(tr.queries, tr.qrels, read_trec_run(bm25_train_run) if c.train.negatives else None,
                                row, c.train.bm25_depth)
-        ft = finetune_query_encoder(enc, docs, pairs, c.train, lambda e: dev_f(e, flat),
-                                    query_max_tokens=c.query_max_tokens, label="dense: finetune")
+        if c.train.side == "both":
+            texts = [ds.corpus[d] for d in doc_ids]
+
+            def reencoded(e: BiEncoder) -> float:
+                return dev_f(e, Scorer(e.encode(texts, "doc", max_tokens=c.doc_max_tokens, batch_size=c.batch_size,
+                                                label="dense: re-encode corpus")))
+            ft = finetune_query_encoder(enc, docs, pairs, c.train, reencoded, query_max_tokens=c.query_max_tokens,
+                                        label="dense: finetune (both sides)", doc_texts=texts,
+                                        doc_max_tokens=c.doc_max_tokens)
+            docs = enc.encode(texts, "doc", max_tokens=c.doc_max_tokens, batch_size=c.batch_size,
+                              label="dense: encode corpus (fine-tuned)")
+            np.save(model_dir / DOC_VECTORS.name, docs)
+            flat = Scorer(docs)
+            enc.split()                      # JPQ and pruning train the query side alone from here on
+        else:
+            ft = finetune_query_encoder(enc, docs, pairs, c.train, lambda e: dev_f(e, flat),
+                                        query_max_tokens=c.query_max_tokens, label="dense: finetune")
         enc.query.save_pretrained(str(model_dir / QUERY_ENCODER.name))
     else:
         pairs = None
