@@ -12,7 +12,8 @@ Steps, each evaluated on dev and test with the study's metrics (as BM25 is):
 5. index bytes and CPU latency per query (one query at a time, ``dense.latency.threads`` threads): query
    encoding and index search, for the flat index and each compressed one;
 6. paired significance tests on test (``significance`` section) of every system against BM25 (the ``bm25``
-   stage's per-query scores on the same queries) and of the fine-tuned against the zero-shot encoder.
+   stage's per-query scores on the same queries), of the fine-tuned against the zero-shot encoder, and of JPQ
+   against plain PQ at each code size (Holm-adjusted over the family).
 
 Outputs: ``models/dense/`` (document vectors ``doc_vectors.npy`` in ``doc_ids.json`` order, the fine-tuned query
 encoder ``query_encoder/``, the PQ/JPQ centroids and codes), ``runs/dense/<system>.<split>.trec``,
@@ -268,6 +269,9 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
         bm25_pq = read_json(bm25_per_query)["test"][PRIMARY]
         tests = {f"{n}_vs_bm25": (per_query[n][PRIMARY], bm25_pq) for n in systems}
         tests["biencoder_vs_zeroshot"] = (per_query["biencoder"][PRIMARY], per_query["zeroshot"][PRIMARY])
+        for n in systems:                    # JPQ against plain PQ at the same code size
+            if n.startswith("jpq") and f"pq{n[3:]}" in per_query:
+                tests[f"{n}_vs_pq{n[3:]}"] = (per_query[n][PRIMARY], per_query[f"pq{n[3:]}"][PRIMARY])
         for key, (a, b) in tests.items():
             cmp = compare(a, b, cfg=cfg.significance)
             sig[key] = {"mean_a": cmp.mean_a, "mean_b": cmp.mean_b, "mean_diff": cmp.mean_diff, "p": cmp.p_value,
