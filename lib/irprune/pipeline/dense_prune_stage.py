@@ -21,6 +21,7 @@ from .. import paths
 from ..config import frozen, param
 from ..data.store import read_dataset
 from ..dense.config import DenseConfig
+from ..dense import index as ix
 from ..dense.encoder import BiEncoder
 from ..dense.prune import DENSE_METHODS, encoder_prunable, prune_query_encoder
 from ..dense.train import training_pairs
@@ -91,7 +92,7 @@ def run(cfg: DensePruneStage, method: str, sparsity: float, seed: int, dataset_d
     tr = ds.split("train")
     pairs = training_pairs(tr.queries, tr.qrels, read_trec_run(bm25_train_run) if c.train.negatives else None,
                            row, c.train.bm25_depth)
-    flat = Scorer(docs)
+    flat = Scorer(docs, index=ix.flat_index(docs))
     res, achieved = prune_query_encoder(enc, method, sparsity, pairs, docs, c.prune, c.train, seed,
                                         query_max_tokens=c.query_max_tokens)
     metrics: dict[str, Any] = {"method": method, "target_sparsity": sparsity, "achieved_sparsity": achieved,

@@ -73,6 +73,9 @@ def set_threads(n: int) -> None:
 
     if n:
         torch.set_num_threads(n)
+        import faiss
+
+        faiss.omp_set_num_threads(n)
 
 
 def load_encoder(cfg: DenseConfig) -> BiEncoder:
@@ -84,11 +87,14 @@ def load_encoder(cfg: DenseConfig) -> BiEncoder:
 
 @dataclass
 class Scorer:
-    """Scores every document for a batch of query vectors: exact (flat) or PQ asymmetric scores."""
+    """Scores every document for a batch of query vectors: exact (flat) or PQ asymmetric scores, computed in numpy /
+    torch (the numbers faiss returns, as tests/test_dense.py checks); with ``index``, :func:`retrieve` searches that
+    faiss index instead (the reported runs)."""
 
     doc_vecs: np.ndarray
     centroids: np.ndarray | None = None
     codes: np.ndarray | None = None
+    index: Any = None
 
     def __call__(self, q: np.ndarray) -> np.ndarray:
         if self.centroids is None:
@@ -104,6 +110,8 @@ def retrieve(enc: BiEncoder, scorer: Scorer, queries: dict[str, str], doc_ids: l
     qids = sorted(queries)
     q = enc.encode([queries[i] for i in qids], "query", max_tokens=cfg.query_max_tokens, batch_size=128,
                    label=False)
+    if scorer.index is not None:
+        return ix.search(scorer.index, q, qids, doc_ids, cfg.depth)
     return ix.run_from_scores(scorer(q), qids, doc_ids, cfg.depth)
 
 
@@ -191,7 +199,8 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
         emit(f"dense: {name}: test {PRIMARY} {rec.get(PRIMARY, float('nan')):.4f}")
 
     flat_bytes = int(docs.nbytes)
-    evaluate_system("zeroshot", enc, flat, index_bytes=flat_bytes, compression=1.0)
+    evaluate_system("zeroshot", enc, Scorer(docs, index=ix.flat_index(docs)), index_bytes=flat_bytes,
+                    compression=1.0)
 
     # fine-tuning the query encoder (documents fixed)
     ft = None
@@ -219,11 +228,12 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
         enc.query.save_pretrained(str(model_dir / QUERY_ENCODER.name))
     else:
         pairs = None
-    evaluate_system("biencoder", enc, flat, index_bytes=flat_bytes, compression=1.0)
+    faiss_indexes: dict[str, Any] = {"biencoder": ix.flat_index(docs)}
+    evaluate_system("biencoder", enc, Scorer(docs, index=faiss_indexes["biencoder"]), index_bytes=flat_bytes,
+                    compression=1.0)
 
     # PQ and JPQ at each code size
     pq_info: dict[str, Any] = {}
-    faiss_indexes: dict[str, Any] = {"biencoder": ix.flat_index(docs)}
     for m in c.pq.m:
         t0 = time.perf_counter()
         pq = ix.train_pq(docs, m, c.pq.nbits, c.pq.seed)
@@ -232,7 +242,7 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
         nbytes = ix.index_bytes(pq)
         comp = ix.compression_for(docs.shape[1], m, c.pq.nbits)
         recon = float(np.linalg.norm(book.reconstruct() - docs, axis=1).mean())
-        evaluate_system(f"pq{m}", enc, Scorer(docs, book.centroids, book.codes), index_bytes=nbytes,
+        evaluate_system(f"pq{m}", enc, Scorer(docs, index=pq), index_bytes=nbytes,
                         compression=comp, train_s=pq_s, reconstruction_error=recon)
         faiss_indexes[f"pq{m}"] = pq
         np.save(model_dir / f"pq{m}_codes.npy", book.codes.astype(np.uint8 if c.pq.nbits <= 8 else np.uint16))
@@ -245,12 +255,12 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
             jr = train_jpq(jenc, book, pairs, c.jpq,
                            lambda e, cent: dev_f(e, Scorer(docs, cent, book.codes)),
                            query_max_tokens=c.query_max_tokens, label=f"dense: jpq M={m}")
-            evaluate_system(f"jpq{m}", jenc, Scorer(docs, jr.centroids, book.codes), index_bytes=nbytes,
-                            compression=comp, train_s=jr.train_s, selected_step=jr.best_step)
-            np.save(model_dir / f"jpq{m}_centroids.npy", jr.centroids)
             jidx = _copy_pq(pq)
             ix.set_centroids(jidx, jr.centroids)
             faiss_indexes[f"jpq{m}"] = jidx
+            evaluate_system(f"jpq{m}", jenc, Scorer(docs, index=jidx), index_bytes=nbytes,
+                            compression=comp, train_s=jr.train_s, selected_step=jr.best_step)
+            np.save(model_dir / f"jpq{m}_centroids.npy", jr.centroids)
             pq_info[f"jpq{m}"] = {"history": jr.history}
 
     # latency: query encoding (the same encoder size for every system) + index search, one query at a time
