@@ -80,6 +80,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     m = macros.build(df, r, cfg.significance, card, syn, bm25, hw, n_tested=len(tests),
                      n_significant=sum(x.significant for x in tests.values()))
     dsi_report.add_macros(m, dsi, r.question_keep, r.sparsity_tolerance)
+    dense_report.add_macros(m, dense, r.question_keep)
     macros.add_bert_start(m, _bert_start(root))
     atomic_write_text(gen / "macros.tex", m.render())
     t["macros_s"] = time.perf_counter() - t0

@@ -157,7 +157,20 @@ def table(res: DenseResults, bm25: dict | None = None, split: str = "test") -> T
                "weights; the index stays flat). Kept: share of the fine-tuned bi-encoder's MRR@10. Latency: CPU, one "
                "query at a time, encoding plus search (pruned rows: encoding only). p: paired test against BM25 on "
                "the same queries, Holm-adjusted.")
-    return Table("dense", header, tuple(rows), caption, "tab:dense", "ll" + "r" * (len(header) - 2), (group,))
+    return Table("dense_retrieval", header, tuple(rows), caption, "tab:denseretrieval", "ll" + "r" * (len(header) - 2),
+                 (group,))
 
 
-__all__ = ["DenseResults", "load", "figure", "table", "DENSE_METRICS", "PRUNE_RECORDS", "FIGURE"]
+def add_macros(M: Any, res: DenseResults, keep: float = 0.95) -> None:
+    """The paper's dense macros: the checkpoint's name, the reference line's share, and whether the stage ran."""
+    from ..weights import CHECKPOINTS
+    from .macros import pct as pct_or
+
+    name = (res.record or {}).get("checkpoint", "minilm-l6")
+    ckpt = CHECKPOINTS.get(name)
+    M.text("DenseCheckpointName", ckpt.hub_id.split("/")[-1] if ckpt is not None else str(name))
+    M.add("DenseKeepLine", pct_or(keep))
+    M.flag("HaveDenseRetrieval", res.record is not None)
+
+
+__all__ = ["DenseResults", "load", "figure", "table", "add_macros", "DENSE_METRICS", "PRUNE_RECORDS", "FIGURE"]
