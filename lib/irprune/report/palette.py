@@ -64,8 +64,10 @@ for _name, _style in _STYLES.items():
 #: Display order of methods: references first, then as declared above.
 METHOD_ORDER: tuple[str, ...] = tuple(_STYLES)
 
-#: Reference "methods": drawn as horizontal lines, never as pruning curves.
-REFERENCE_METHODS = ("dense", "bm25")
+#: "Methods" that prune nothing, skipped by every sparsity analysis: the references (dense, BM25; drawn as
+#: horizontal lines, never as pruning curves) and index compression of the dense bi-encoder (PQ, JPQ; drawn by
+#: irprune.report.dense against their compression factor).
+REFERENCE_METHODS = ("dense", "bm25", "pq", "jpq")
 
 
 @dataclass(frozen=True)
