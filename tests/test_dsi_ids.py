@@ -130,3 +130,44 @@ def test_the_config_names_exactly_the_registered_id_schemes():
     from irprune.dsi.ids import ID_SCHEMES
 
     assert tuple(ID_SCHEMES.names()) == ID_SCHEME_NAMES
+
+
+def test_semantic_ids_from_embeddings_follow_the_embedding_clusters() -> None:
+    """Two well-separated groups of document embeddings: the first id token separates them, and every id is a
+    unique path within the k / leaf-size limits."""
+    import numpy as np
+
+    from irprune.dsi.ids import EMBEDDINGS, semantic_ids_from_embeddings
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(12, 8)) * 0.01 + np.eye(8)[0]
+    b = rng.normal(size=(12, 8)) * 0.01 - np.eye(8)[0]
+    docids = [f"a{i}" for i in range(12)] + [f"b{i}" for i in range(12)]
+    ids = semantic_ids_from_embeddings(docids, np.vstack([a, b]), DSIIdConfig(scheme="semantic", k=2, c=5))
+    first = {d: ids.ids[d][0] for d in docids}
+    assert len({first[d] for d in docids if d.startswith("a")}) == 1
+    assert len({first[d] for d in docids if d.startswith("b")}) == 1
+    assert first["a0"] != first["b0"]
+    assert len(set(ids.ids.values())) == len(docids) and all(t < ids.n_tokens for p in ids.ids.values() for t in p)
+    with pytest.raises(ValueError, match="3 embeddings for 24 documents"):
+        semantic_ids_from_embeddings(docids, np.vstack([a, b])[:3], DSIIdConfig(scheme="semantic"))
+    assert set(EMBEDDINGS.names()) == {"tfidf", "checkpoint"}
+
+
+def test_semantic_ids_over_the_checkpoint_embeddings_when_present() -> None:
+    from conftest import ROOT
+
+    ckpt = ROOT / ".cache" / "models" / "minilm-l6" / "model.safetensors"
+    if not ckpt.is_file():
+        pytest.skip(f"the all-MiniLM-L6-v2 checkpoint is not in {ckpt.parent} (run `make setup` to fetch it)")
+    import os
+
+    here = os.getcwd()
+    os.chdir(ROOT)                        # irprune.weights resolves the project cache from the project root
+    try:
+        c = {"d1": "a cat sat on the mat", "d2": "the kitten sleeps on a rug", "d3": "stock prices fell today",
+             "d4": "markets dropped sharply", "d5": "a dog in the garden", "d6": "shares lost value"}
+        ids = build_ids(list(c), c, DSIIdConfig(scheme="semantic", embeddings="checkpoint", k=2, c=3))
+    finally:
+        os.chdir(here)
+    assert ids.ids["d3"][0] == ids.ids["d4"][0] == ids.ids["d6"][0] != ids.ids["d1"][0]

@@ -55,6 +55,10 @@ for _name, _ref in {
     # then one pruned cell per item of params.yaml's `dsi_grid` (`dsi_prune`, a matrix read by templating only)
     "dsi": "irprune.dsi.config:DSIStage",
     "dsi_prune": "irprune.pipeline.dsi_prune_stage:DSIPruneStage",
+    # dense retrieval: the bi-encoder, its fine-tuning and its compressed indexes (`dense`), then one pruned query
+    # encoder per item of params.yaml's `dense_grid` (`dense_prune`, a matrix read by templating only)
+    "dense": "irprune.pipeline.dense_stage:DenseStage",
+    "dense_prune": "irprune.pipeline.dense_prune_stage:DensePruneStage",
     "collect": "irprune.report.config:CollectStage",
     "report": "irprune.report.config:ReportStage",
     "paper": "irprune.report.config:PaperStage",

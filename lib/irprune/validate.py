@@ -6,7 +6,7 @@ The first DVC stage (``check``) runs this, and every other stage depends on its 
 
 Checked: every section's config (each stage's typed config, for every ranker and every grid model), unknown
 top-level sections, ``rankers`` (registered models with a ``models.<name>`` section), and the grids that only DVC's
-templating reads (``grid``, ``task_grid``, ``dsi_grid``): registered models/methods/pairs, sparsities in range,
+templating reads (``grid``, ``task_grid``, ``dsi_grid``, ``dense_grid``): registered models/methods/pairs, sparsities in range,
 integer seeds, no duplicates.  Every problem is reported (not only the first), each naming the key and the fix.
 
 The stamp's content never changes, so re-running the check (whenever ``params.yaml`` or the code changes) does not
@@ -25,10 +25,11 @@ from .config import load_params
 from .errors import ConfigError, IRPruneError
 
 # Sections read only by dvc.yaml's templating (foreach / matrix axes), besides those the stage configs read.
-TEMPLATING_SECTIONS = ("rankers", "grid", "task_grid", "dsi_grid")
+TEMPLATING_SECTIONS = ("rankers", "grid", "task_grid", "dsi_grid", "dense_grid")
 GRID_KEYS = {"grid": ("models", "methods", "sparsities", "seeds"),
              "task_grid": ("pairs", "methods", "sparsities", "seeds"),
-             "dsi_grid": ("methods", "sparsities", "seeds")}
+             "dsi_grid": ("methods", "sparsities", "seeds"),
+             "dense_grid": ("methods", "sparsities", "seeds")}
 STAMP = {"params": "params.yaml", "valid": True}
 
 
@@ -184,6 +185,22 @@ def _check_dsi_grid(params: dict, problems: list[str]) -> None:
         _check_seeds("dsi_grid", seeds, problems)
 
 
+def _check_dense_grid(params: dict, problems: list[str]) -> None:
+    from .dense.prune import DENSE_METHODS
+
+    if not _grid_shape(params, "dense_grid", problems):
+        return
+    methods = _list(params, "dense_grid", "methods", problems)
+    if methods is not None:
+        _check_names("dense_grid", "methods", methods, DENSE_METHODS.names(), problems, "dense pruning method")
+    sparsities = _list(params, "dense_grid", "sparsities", problems)
+    if sparsities is not None:
+        _check_sparsities("dense_grid", sparsities, problems, low_open=True)
+    seeds = _list(params, "dense_grid", "seeds", problems)
+    if seeds is not None:
+        _check_seeds("dense_grid", seeds, problems)
+
+
 def _check_local_path(params: dict, root: Path, problems: list[str]) -> None:
     """``data.local.path`` is the data stage's DVC dependency: it must name an existing folder or file."""
     data = params.get("data") if isinstance(params.get("data"), dict) else {}
@@ -212,6 +229,7 @@ def params_problems(params_path: str | Path = "params.yaml") -> list[str]:
     rankers = _check_rankers_and_grid(params, problems)
     _check_task_grid(params, problems)
     _check_dsi_grid(params, problems)
+    _check_dense_grid(params, problems)
     grid = params.get("grid") if isinstance(params.get("grid"), dict) else {}
     grid_models = [m for m in (grid.get("models") or []) if isinstance(m, str) and m in rankers]
     for stage in STAGES:

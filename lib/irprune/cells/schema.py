@@ -12,7 +12,8 @@ them):
 
 * identity: ``task`` (ranking | classification | translation | vision: image classification | dsi: generative
   retrieval evaluated on DSI's indexed subset of the collection, never comparable with full-collection ranking
-  rows), ``model``, ``method`` (any non-empty name: the report draws a method it has no style for in a default
+  rows | dense: first-stage dense retrieval over the whole collection, the bi-encoder with its index uncompressed,
+  compressed by PQ/JPQ, or with its query encoder pruned, whose size columns are the *index*'s bytes), ``model``, ``method`` (any non-empty name: the report draws a method it has no style for in a default
   style), ``target_sparsity`` and ``achieved_sparsity`` (fraction of *prunable* weights that are zero; 0 for
   dense/BM25), ``seed``, ``split``;
 * effectiveness: ranking ``mrr@10 ndcg@10 map recall@10 recall@100 recall@1000`` (in [0, 1]), classification and
@@ -39,13 +40,14 @@ from typing import Any, Mapping
 from ..errors import DataFormatError
 from ..io import atomic_write_json
 
-TASKS = ("ranking", "classification", "translation", "vision", "dsi")
+TASKS = ("ranking", "classification", "translation", "vision", "dsi", "dense")
 RANKING_METRICS = ("mrr@10", "ndcg@10", "map", "recall@10", "recall@100", "recall@1000")
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1")
 TRANSLATION_METRICS = ("bleu",)
 METRICS = RANKING_METRICS + CLASSIFICATION_METRICS + TRANSLATION_METRICS
 TASK_METRICS = {"ranking": RANKING_METRICS, "classification": CLASSIFICATION_METRICS,
-                "translation": TRANSLATION_METRICS, "vision": CLASSIFICATION_METRICS, "dsi": RANKING_METRICS}
+                "translation": TRANSLATION_METRICS, "vision": CLASSIFICATION_METRICS, "dsi": RANKING_METRICS,
+                "dense": RANKING_METRICS}
 INT_COSTS = ("total_params", "prunable_params", "nonzero_params", "size_dense_bytes", "size_sparse_bytes")
 FLOAT_COSTS = ("flops_dense", "flops_sparse", "latency_ms_per_query", "wall_time_s", "pqi")
 KEY = ("task", "model", "method", "target_sparsity", "seed", "split")

@@ -49,7 +49,13 @@ class DSIIdConfig:
                             "(hierarchical k-means paths over TF-IDF + truncated-SVD document embeddings)")
     k: int = param(10, ge=2, doc="semantic: clusters per level (paper: 10)")
     c: int = param(100, ge=1, doc="semantic: max documents in a leaf cluster (paper: 100)")
-    embedding_dim: int = param(64, ge=2, doc="semantic: truncated-SVD dimension of the TF-IDF vectors")
+    embeddings: Literal["tfidf", "checkpoint"] = param(
+        "tfidf", doc="semantic: document embeddings clustered: tfidf = TF-IDF + truncated SVD (offline, no weights); "
+                     "checkpoint = the pretrained bi-encoder's vectors (mean pooling, normalised; the paper's recipe "
+                     "with BERT embeddings)")
+    checkpoint: str = param("minilm-l6", nonempty=True, doc="semantic, embeddings: checkpoint: the registered "
+                                                            "checkpoint (irprune.weights) that embeds documents")
+    embedding_dim: int = param(64, ge=2, doc="semantic, tfidf: truncated-SVD dimension of the TF-IDF vectors")
     kmeans_iters: int = param(25, ge=1, doc="semantic: Lloyd iterations per k-means")
     seed: int = param(0, ge=0, doc="semantic: seed of k-means++ and SVD")
 

@@ -7,8 +7,9 @@
   (Algorithm 1): cluster into ``k`` groups, recurse into every group larger than ``c``; a document's id is its
   cluster index at each level followed by its position in the leaf.  Embeddings, offline and documented:
   TF-IDF (sublinear tf, smoothed idf, L2; Salton & Buckley 1988) reduced by truncated SVD (LSA, Deerwester et al.
-  1990) to ``embedding_dim`` dimensions and L2-normalised (the paper uses BERT embeddings; none are available
-  offline).
+  1990) to ``embedding_dim`` dimensions and L2-normalised (``embeddings: tfidf``, no weights needed), or the
+  pretrained bi-encoder's document vectors (``embeddings: checkpoint``: mean-pooled, normalised all-MiniLM-L6-v2,
+  :mod:`irprune.dense.encoder`), the paper's recipe with BERT embeddings.
 
 Token ``j`` of the id alphabet is model vocabulary entry ``id_offset + j`` (see :mod:`.model`).
 """
@@ -192,13 +193,36 @@ def hierarchical_kmeans(x: np.ndarray, k: int, c: int, iters: int, seed: int) ->
     return out
 
 
-@ID_SCHEMES.register("semantic")
-def semantic_ids(docids: Sequence[str], corpus: Mapping[str, str], cfg: DSIIdConfig) -> DocIds:
-    """Hierarchical k-means paths over TF-IDF + truncated-SVD embeddings (module docstring)."""
-    emb = tfidf_svd([corpus[d] for d in docids], cfg.embedding_dim, cfg.seed)
-    paths = hierarchical_kmeans(emb, cfg.k, cfg.c, cfg.kmeans_iters, cfg.seed)
+def checkpoint_embeddings(texts: Sequence[str], cfg: DSIIdConfig) -> np.ndarray:
+    """The pretrained bi-encoder's document vectors ``[N, H]`` (mean pooling, L2-normalised), from the verified
+    checkpoint ``cfg.checkpoint`` in the project cache."""
+    from .. import weights
+    from ..dense.encoder import BiEncoder
+
+    enc = BiEncoder.load(weights.resolve(cfg.checkpoint))
+    return enc.encode(list(texts), "doc", max_tokens=128, batch_size=64, label="dsi ids: embed documents")
+
+
+#: ``dsi.ids.embeddings`` -> ``f(texts, cfg) -> [N, d]`` document embeddings that the semantic ids cluster.
+EMBEDDINGS: Registry[Callable[[Sequence[str], DSIIdConfig], np.ndarray]] = Registry("dsi.ids.embeddings")
+EMBEDDINGS.add("tfidf", lambda texts, cfg: tfidf_svd(texts, cfg.embedding_dim, cfg.seed))
+EMBEDDINGS.add("checkpoint", checkpoint_embeddings)
+
+
+def semantic_ids_from_embeddings(docids: Sequence[str], emb: np.ndarray, cfg: DSIIdConfig) -> DocIds:
+    """Hierarchical k-means paths (``cfg.k``, ``cfg.c``) over the rows of ``emb`` (row ``i`` = ``docids[i]``)."""
+    if len(emb) != len(docids):
+        raise ValueError(f"semantic ids: {len(emb)} embeddings for {len(docids)} documents")
+    paths = hierarchical_kmeans(np.asarray(emb, dtype=np.float64), cfg.k, cfg.c, cfg.kmeans_iters, cfg.seed)
     n_tokens = max(cfg.k, max(p[-1] for p in paths) + 1)
     return DocIds("semantic", dict(zip(docids, paths)), n_tokens, tuple(str(i) for i in range(n_tokens)))
+
+
+@ID_SCHEMES.register("semantic")
+def semantic_ids(docids: Sequence[str], corpus: Mapping[str, str], cfg: DSIIdConfig) -> DocIds:
+    """Hierarchical k-means paths over the ``cfg.embeddings`` document embeddings (module docstring)."""
+    emb = EMBEDDINGS.get(cfg.embeddings)([corpus[d] for d in docids], cfg)
+    return semantic_ids_from_embeddings(docids, emb, cfg)
 
 
 def build_ids(docids: Sequence[str], corpus: Mapping[str, str], cfg: DSIIdConfig) -> DocIds:
@@ -210,5 +234,6 @@ def build_ids(docids: Sequence[str], corpus: Mapping[str, str], cfg: DSIIdConfig
     return ID_SCHEMES.get(cfg.scheme)(list(docids), corpus, cfg)
 
 
-__all__ = ["DocIds", "ID_SCHEMES", "IdSeq", "atomic_ids", "naive_ids", "semantic_ids", "build_ids", "tfidf_svd",
+__all__ = ["DocIds", "EMBEDDINGS", "ID_SCHEMES", "IdSeq", "atomic_ids", "checkpoint_embeddings", "naive_ids",
+           "semantic_ids", "semantic_ids_from_embeddings", "build_ids", "tfidf_svd",
            "kmeans", "hierarchical_kmeans"]

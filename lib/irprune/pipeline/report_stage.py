@@ -12,6 +12,7 @@ from .. import paths
 from ..io import atomic_write_text, read_json
 from ..paths import TASK_RECORDS
 from ..report import config as rc
+from ..report import dense as dense_report
 from ..report import dsi as dsi_report
 from ..report import figures, macros, tables
 from ..report.results import cell_files, read_table
@@ -46,6 +47,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     bm25 = _json(root / bm25_path) or {}
     logs = figures.load_logs(cell_files(r.pruning_log_globs, root))
     dsi = dsi_report.load(root)
+    dense = dense_report.load(root)
     t["read_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -56,7 +58,8 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
             + figures.pqi(df, logs, out, r.split, r.main_method)
             + figures.layer_sparsity(logs, out, r.main_method, r.compare_sparsity)
             + figures.cross_task(df, out, r.split, r.keep_fractions)
-            + dsi_report.figure(dsi, out))
+            + dsi_report.figure(dsi, out)
+            + dense_report.figure(dense, df, out, r.split))
     figures.remove_stale(out, figs)
     t["figures_s"] = time.perf_counter() - t0
 
@@ -66,7 +69,8 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     maxsp, _ = tables.max_sparsity(df, r.keep_fractions, r.split)
     cross, _ = tables.cross_task(df, r.keep_fractions, r.split)
     tabs = {t_.name: t_ for t_ in (tables.dense_baselines(df, r.split), pruned, maxsp, tables.comparison(df),
-                                    cross, dsi_report.table(dsi, df, card, r.split))}
+                                    cross, dsi_report.table(dsi, df, card, r.split),
+                                    dense_report.table(dense, bm25, r.split))}
     gen = root / generated_dir
     tables.write_tables(tabs.values(), gen)
     atomic_write_text(gen / "tables.md", "\n".join(t_.markdown() for t_ in tabs.values()))
@@ -77,6 +81,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     m = macros.build(df, r, cfg.significance, card, syn, bm25, hw, n_tested=len(tests),
                      n_significant=sum(x.significant for x in tests.values()))
     dsi_report.add_macros(m, dsi, r.question_keep, r.sparsity_tolerance)
+    dense_report.add_macros(m, dense, r.question_keep)
     macros.add_bert_start(m, _bert_start(root))
     macros.add_vision_data(m, [_json(p) or {} for p in sorted((root / TASK_RECORDS).glob("vision-*.json"))])
     atomic_write_text(gen / "macros.tex", m.render())

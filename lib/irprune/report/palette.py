@@ -55,6 +55,9 @@ _STYLES: dict[str, MethodStyle] = {
     "sap": MethodStyle("SAP (PQ Index)", "Sap", _C["bluish_green"], "p", "-"),
     "heads": MethodStyle("Head pruning", "Heads", _C["yellow"], "X", "-"),
     "structured": MethodStyle("Heads + FFN neurons removed", "Structured", _C["yellow"], "d", "--"),
+    # index compression of the dense bi-encoder (irprune.dense): product quantization, and JPQ (Zhan et al. 2021)
+    "pq": MethodStyle("PQ (index)", "Pq", _C["sky_blue"], "d", "--"),
+    "jpq": MethodStyle("JPQ (index)", "Jpq", _C["blue"], "8", "--"),
 }
 METHOD_STYLES: Registry[MethodStyle] = Registry("method")
 for _name, _style in _STYLES.items():
@@ -62,8 +65,10 @@ for _name, _style in _STYLES.items():
 #: Display order of methods: references first, then as declared above.
 METHOD_ORDER: tuple[str, ...] = tuple(_STYLES)
 
-#: Reference "methods": drawn as horizontal lines, never as pruning curves.
-REFERENCE_METHODS = ("dense", "bm25")
+#: "Methods" that prune nothing, skipped by every sparsity analysis: the references (dense, BM25; drawn as
+#: horizontal lines, never as pruning curves) and index compression of the dense bi-encoder (PQ, JPQ; drawn by
+#: irprune.report.dense against their compression factor).
+REFERENCE_METHODS = ("dense", "bm25", "pq", "jpq")
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,9 @@ for _name, _info in {
     "conv_knrm": ModelInfo("Conv-KNRM", "ConvKnrm", "--", "s"),
     "conformer_kernel": ModelInfo("Conformer-Kernel", "ConformerKernel", "-.", "^"),
     "dsi": ModelInfo("DSI", "Dsi", ":", "D"),
+    # the dense bi-encoder (task dense): fine-tuned query encoder, and the checkpoint as released
+    "biencoder": ModelInfo("Bi-encoder", "Biencoder", "-", "o"),
+    "biencoder-zeroshot": ModelInfo("Bi-encoder (zero-shot)", "BiencoderZeroshot", ":", "o"),
     # cross-task models (classification / translation rows)
     "embedding_bag": ModelInfo("EmbeddingBag", "EmbeddingBag"),
     "textcnn": ModelInfo("TextCNN", "TextCnn"),

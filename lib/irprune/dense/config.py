@@ -1,0 +1,107 @@
+"""Typed configs of dense retrieval (``params.yaml`` section ``dense``): the bi-encoder, its fine-tuning, the
+indexes (flat, PQ, JPQ), the latency measurement and the pruning of the query encoder."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ..config import ConfigError, frozen, param
+
+Selection = Literal["best", "last"]
+
+
+@frozen
+class DenseTrainConfig:
+    """Fine-tuning of the query encoder against the fixed document vectors (:mod:`irprune.dense.train`)."""
+
+    steps: int = param(300, ge=0, doc="optimizer steps (0 = zero-shot: the checkpoint as released)")
+    side: Literal["query", "both"] = param("query", doc="query = the query encoder against the fixed document "
+                                                        "vectors; both = the shared encoder on both sides (the "
+                                                        "corpus re-encoded at every dev evaluation and at the end)")
+    batch_size: int = param(32, ge=2, doc="training queries per step (in-batch negatives: the others' positives)")
+    negatives: int = param(4, ge=0, doc="BM25 negatives sampled per query from its top bm25_depth")
+    bm25_depth: int = param(50, ge=1, doc="BM25 candidates (runs/bm25/train.trec) negatives are drawn from")
+    lr: float = param(2e-5, gt=0, doc="AdamW peak learning rate (linear warmup, then linear decay)")
+    warmup_steps: int = param(30, ge=0, doc="linear warmup steps")
+    temperature: float = param(0.05, gt=0, doc="softmax temperature (the checkpoint was trained with 1/20)")
+    eval_every: int = param(100, ge=1, doc="dev evaluation every this many steps (and at step 0 and the end)")
+    selection: Selection = param("best", doc="best = the highest dev metric (step 0 included, ties: earliest); "
+                                             "last = the final weights")
+    seed: int = param(0, ge=0, doc="seed of the batch order and negative sampling")
+
+
+@frozen
+class PQConfig:
+    """Plain product quantization of the document vectors (faiss ``IndexPQ``, k-means per sub-space)."""
+
+    m: tuple[int, ...] = param((96, 48), nonempty=True, ge=1,
+                               doc="sub-vectors per document (bytes per doc at 8 bits); 384 dims: 96 = 16x, 48 = 32x")
+    nbits: int = param(8, ge=1, le=16, doc="bits per sub-vector code (2^nbits centroids per sub-space)")
+    seed: int = param(0, ge=0, doc="seed of faiss k-means")
+
+
+@frozen
+class JPQConfig:
+    """Joint training of the query encoder and the PQ centroids (:mod:`irprune.dense.jpq`)."""
+
+    steps: int = param(300, ge=0, doc="optimizer steps per PQ size (0 = no JPQ)")
+    batch_size: int = param(32, ge=1, doc="training queries per step")
+    negatives: int = param(100, ge=1, doc="negatives per query: the top of the current PQ index's ranking")
+    sampled: int = param(0, ge=0, doc="negatives kept per query, drawn at random from those (0 = all)")
+    lr: float = param(1e-5, ge=0, doc="learning rate of the query encoder (0 = centroids only, query vectors fixed)")
+    centroid_lr: float = param(1e-4, gt=0, doc="learning rate of the PQ centroids")
+    warmup_steps: int = param(30, ge=0, doc="linear warmup steps")
+    loss: Literal["lambda", "ce"] = param("lambda", doc="lambda = pairwise RankNet weighted by |delta 1/rank| "
+                                                        "(the paper's); ce = softmax cross-entropy")
+    eval_every: int = param(100, ge=1, doc="dev evaluation every this many steps (and at step 0 and the end)")
+    selection: Selection = param("best", doc="best = the highest dev metric (step 0 = plain PQ); last = final")
+    seed: int = param(0, ge=0, doc="seed of the batch order")
+
+
+@frozen
+class DenseLatencyConfig:
+    """CPU query latency: one query at a time, single-threaded."""
+
+    n_queries: int = param(100, ge=1, doc="test queries timed (the first n)")
+    repeats: int = param(3, ge=1, doc="timed passes; the median pass is reported")
+    threads: int = param(1, ge=1, doc="faiss / torch threads while timing")
+
+
+@frozen
+class DensePruneConfig:
+    """How a ``dense_prune`` cell prunes the query encoder (the document encoder and the index stay dense)."""
+
+    scope: Literal["layerwise", "global"] = param("layerwise", doc="rank weights per tensor or all together")
+    include_embeddings: bool = param(False, doc="also prune the word-embedding matrix")
+    recovery_steps: int = param(100, ge=0, doc="fine-tuning steps after pruning (masks fixed), and GMP's span")
+    recovery_lr: float = param(2e-5, gt=0, doc="learning rate of recovery (dense.train's other settings)")
+    gmp_end_frac: float = param(0.7, gt=0, le=1, doc="GMP: the target is reached at this fraction of the steps")
+    gmp_updates: int = param(7, ge=1, doc="GMP: mask updates after the first (at step 0)")
+
+
+@frozen
+class DenseConfig:
+    """Everything the ``dense`` stage reads."""
+
+    checkpoint: str = param("minilm-l6", nonempty=True, doc="registered checkpoint (irprune.weights) of the bi-encoder")
+    weights_dir: str = param("", doc="'' = the project cache (.cache/models/<checkpoint>); else a local folder")
+    doc_max_tokens: int = param(128, ge=4, doc="documents are truncated to this many WordPiece tokens")
+    query_max_tokens: int = param(32, ge=2, doc="queries are truncated to this many tokens")
+    batch_size: int = param(64, ge=1, doc="texts per encoding batch (length-sorted)")
+    depth: int = param(100, ge=1, doc="documents retrieved per query (the ranked list evaluated)")
+    threads: int = param(2, ge=0, doc="torch CPU threads for encoding and training (0 = torch's default)")
+    train: DenseTrainConfig = param(DenseTrainConfig)
+    pq: PQConfig = param(PQConfig)
+    jpq: JPQConfig = param(JPQConfig)
+    latency: DenseLatencyConfig = param(DenseLatencyConfig)
+    prune: DensePruneConfig = param(DensePruneConfig)
+
+    def validate(self) -> None:
+        from ..weights import CHECKPOINTS
+
+        if self.checkpoint not in CHECKPOINTS:
+            raise ConfigError(f"params.yaml: dense.checkpoint = {self.checkpoint!r} is not a registered checkpoint; "
+                              f"expected one of {', '.join(sorted(CHECKPOINTS))}")
+
+
+__all__ = ["DenseConfig", "DenseLatencyConfig", "DensePruneConfig", "DenseTrainConfig", "JPQConfig", "PQConfig"]

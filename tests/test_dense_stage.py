@@ -1,0 +1,81 @@
+"""The dense and dense_prune stages end to end on a tiny collection with a tiny encoder (seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from irprune.data.store import write_dataset
+from irprune.data.types import RetrievalDataset, Split
+from irprune.dense.config import (DenseConfig, DenseLatencyConfig, DensePruneConfig, DenseTrainConfig, JPQConfig,
+                                  PQConfig)
+from irprune.evaluation import EvalConfig
+from irprune.io import atomic_write_json
+from irprune.pipeline import dense_prune_stage, dense_stage
+from irprune.report.results import read_cell
+from irprune.runs import write_trec_run
+from test_dense import WORDS, tiny_encoder
+
+
+def _dataset(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    corpus = {f"{i}": " ".join(rng.choice(WORDS, size=6)) for i in range(120)}
+    splits = {}
+    start = 0
+    for name, n in (("train", 30), ("dev", 10), ("test", 12)):
+        qs, qrels = {}, {}
+        for j in range(n):
+            d = str(start + j)
+            qs[f"{name}{j}"] = " ".join(corpus[d].split()[:3])
+            qrels[f"{name}{j}"] = {d: 1 if name == "train" else 2}
+        start += n
+        splits[name] = Split(qs, qrels)
+    ds = RetrievalDataset(corpus, splits)
+    write_dataset(ds, tmp_path / "dataset")
+    run = {q: {d: float(len(corpus) - int(d)) for d in list(corpus)[:20]} for q in splits["train"].queries}
+    write_trec_run(run, tmp_path / "bm25" / "train.trec", tag="bm25")
+    per_q = {q: 0.1 for q in splits["test"].queries}
+    atomic_write_json(tmp_path / "bm25" / "per_query.json", {"test": {"mrr@10": per_q}})
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    _dataset(tmp_path)
+    monkeypatch.setattr(dense_stage, "load_encoder", lambda cfg: tiny_encoder(tmp_path))
+    monkeypatch.setattr(dense_prune_stage, "load_encoder", lambda cfg: tiny_encoder(tmp_path))
+    cfg = DenseConfig(doc_max_tokens=16, query_max_tokens=8, threads=1,
+                      train=DenseTrainConfig(steps=4, batch_size=8, negatives=1, bm25_depth=5, eval_every=2,
+                                             warmup_steps=0),
+                      pq=PQConfig(m=(4,), nbits=4), jpq=JPQConfig(steps=3, batch_size=8, negatives=5, sampled=2,
+                                                                  eval_every=3, warmup_steps=0),
+                      latency=DenseLatencyConfig(n_queries=3, repeats=1),
+                      prune=DensePruneConfig(recovery_steps=3))
+    return tmp_path, cfg
+
+
+def test_dense_stage_writes_runs_metrics_and_cells(tiny):
+    tmp_path, cfg = tiny
+    ecfg = EvalConfig(metrics=("mrr@10", "ndcg@10", "map", "recall@10", "recall@100"), relevance_level=2)
+    res = dense_stage.run(dense_stage.DenseStage(dense=cfg, evaluation=ecfg), tmp_path / "dataset",
+                          tmp_path / "bm25" / "train.trec", tmp_path / "bm25" / "per_query.json",
+                          tmp_path / "models", tmp_path / "runs", tmp_path / "dense.json", tmp_path / "cells")
+    assert set(res.systems) == {"zeroshot", "biencoder", "pq4", "jpq4"}
+    m = json.loads((tmp_path / "dense.json").read_text())
+    assert m["systems"]["pq4"]["compression"] == 64.0       # 32 float32 dims in 4 codes of 4 bits
+    assert set(m["significance"]) >= {"biencoder_vs_bm25", "biencoder_vs_zeroshot", "jpq4_vs_pq4"}
+    cell = read_cell(tmp_path / "cells" / "jpq4.test.json")
+    assert (cell["task"], cell["model"], cell["method"]) == ("dense", "biencoder-m4", "jpq")
+    assert cell["size_sparse_bytes"] < cell["size_dense_bytes"]
+    for f in ("doc_vectors.npy", "doc_ids.json", "pq4_codes.npy", "jpq4_centroids.npy"):
+        assert (tmp_path / "models" / f).is_file()
+    assert (tmp_path / "runs" / "jpq4.test.trec").is_file()
+
+    pr = dense_prune_stage.run(dense_prune_stage.DensePruneStage(dense=cfg, evaluation=ecfg), "magnitude", 0.5, 0,
+                               tmp_path / "dataset", tmp_path / "models", tmp_path / "bm25" / "train.trec",
+                               tmp_path / "cell")
+    assert pr.metrics["achieved_sparsity"] == pytest.approx(0.5, abs=0.01)
+    c = read_cell(tmp_path / "cell" / "cell.test.json")
+    assert (c["task"], c["method"], c["target_sparsity"]) == ("dense", "magnitude", 0.5)
