@@ -1,13 +1,12 @@
 """End to end: `dvc repro` on a tiny grid in a copy of the project, metrics shown, caching honoured.
 
-The copy holds the project's files (as git would see them) and the environment's Python; DVC runs without git
-(core.no_scm) so the test never touches the developer's repository.
+The copy and its TINY params come from :mod:`tiny_project`; DVC runs without git (core.no_scm) so the test never
+touches the developer's repository.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,106 +15,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from tiny_project import CHECKPOINT, TINY_GRID, TINY_TASK_GRID, dvc, dvc_env, make_tiny_project
 
 pytestmark = pytest.mark.slow
 
-TINY = {"n_docs": 400, "n_train_queries": 60, "n_dev_queries": 25, "n_test_queries": 30}
-# Tiny models and a few optimizer steps: the e2e test checks the wiring, not effectiveness.
-TINY_PRETRAIN = {"wordpiece": {"vocab_size": 600}, "mlm": {"max_steps": 2, "batch_size": 8, "max_len": 64},
-                 "word_vectors": {"dim": 8}}
-TINY_TRAIN = {"max_steps": 3, "epochs": 1, "eval_every": 2, "eval_queries": 10, "eval_depth": 10,
-              "checkpoint_every": 2, "progress": False}
-TINY_MODELS = {"monobert": {"hidden": 16, "layers": 1, "heads": 2, "intermediate": 32, "max_len": 64,
-                            "max_query_len": 8, "max_doc_len": 48},
-               "conv_knrm": {"embedding_dim": 8, "n_filters": 4},
-               "conformer_kernel": {"hidden": 8, "n_heads": 2, "ffn_dim": 8, "n_layers": 1}}
-# One pruning cell per model kind that matters for wiring: a one-shot method and GMP on Conv-KNRM.
-TINY_GRID = {"models": ["conv_knrm"], "methods": ["magnitude", "gmp"], "sparsities": [0.5], "seeds": [0]}
-TINY_PRUNE = {"recovery_steps": 10, "score_batches": 1, "gmp": {"start_frac": 0.0, "end_frac": 0.5, "updates": 2}}
-TINY_COSTS = {"latency": {"k": 10, "n_queries": 1, "warmup": 0, "repeats": 1}}
-# The cross-task stages on a few hundred examples, one epoch, both tasks, GMP (fine-tunes the dense weights).
-TINY_TASKS = {"classification": {"models": ["embedding_bag"], "synthetic": {"n_train": 300, "n_test": 100},
-                                 "train": {"epochs": 1, "finetune_epochs": 1}},
-              "translation": {"synthetic": {"n_train": 200, "n_test": 20},
-                              "seq2seq": {"d_model": 16, "nhead": 2, "num_encoder_layers": 1,
-                                          "num_decoder_layers": 1, "dim_feedforward": 32},
-                              "train": {"epochs": 1, "finetune_epochs": 1}},
-              "vision": {"max_train": 200, "max_test": 100, "train": {"epochs": 1, "finetune_epochs": 1}},
-              "pruning": {"gmp_updates": 2}}
-TINY_TASK_GRID = {"pairs": ["classification-embedding_bag", "translation-seq2seq", "vision-lenet"],
-                  "methods": ["gmp"], "sparsities": [0.5], "seeds": [0]}
-# DSI on 60 documents, a one-layer T5 of width 16, a few steps, and one GMP cell (the wiring, not effectiveness).
-TINY_DSI = {"n_docs": 60, "model": {"d_model": 16, "d_kv": 8, "d_ff": 32, "num_layers": 1, "num_decoder_layers": 1,
-                                    "num_heads": 2},
-            "ids": {"k": 4, "c": 10},
-            "train": {"steps": 6, "batch_size": 8, "eval_every": 3, "eval_queries": 5, "warmup_steps": 1},
-            "retrieve": {"beam_size": 10}, "prune": {"recovery_steps": 4, "gmp_updates": 2}}
-TINY_DSI_GRID = {"methods": ["gmp"], "sparsities": [0.5], "seeds": [0]}
 HAVE_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
-# The default monoBERT starts from all-MiniLM-L6-v2 (fetched by `make setup`); the tiny run keeps one of its layers.
-# Without the fetched files the run falls back to the from-scratch path on pseudo-words (still every stage).
-CHECKPOINT = ROOT / ".cache" / "models" / "minilm-l6"
-
-
-def _deep_update(base: dict, over: dict) -> None:
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_update(base[key], value)
-        else:
-            base[key] = value
-
-
-def _project_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.split("\n")
-    return [f for f in out if f and (ROOT / f).is_file()]
-
-
-def _dvc(cwd: Path, *args: str) -> str:
-    env = dict(os.environ, DVC_NO_ANALYTICS="1")
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))  # reuse the warmed ranx cache
-    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    dst = tmp_path_factory.mktemp("project")
-    for f in _project_files():
-        (dst / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, dst / f)
-    params = yaml.safe_load((dst / "params.yaml").read_text())
-    params["data"]["synthetic"].update(TINY)
-    if (CHECKPOINT / "model.safetensors").is_file():
-        (dst / ".cache" / "models").mkdir(parents=True)
-        (dst / ".cache" / "models" / "minilm-l6").symlink_to(CHECKPOINT)
-        params["models"]["monobert"].update(keep_layers=1, max_doc_len=48)
-    else:
-        params["data"]["synthetic"]["surface"] = "pseudo"
-        params["models"]["monobert"]["pretrained"] = None
-    params["bm25"]["depth"] = 50
-    for key, value in TINY_PRETRAIN.items():
-        params["pretrain"][key].update(value)
-    params["train"].update(TINY_TRAIN)
-    for name, over in TINY_MODELS.items():
-        if not (name == "monobert" and params["models"][name]["pretrained"]):   # a checkpoint fixes its shape
-            params["models"][name].update(over)
-        if params["models"][name].get("train"):          # per-model training overrides stay tiny too
-            params["models"][name]["train"].update({k: TINY_TRAIN[k] for k in ("max_steps", "epochs", "eval_every",
-                                                                               "eval_queries")})
-    params["grid"] = TINY_GRID
-    params["prune"].update(TINY_PRUNE)
-    params["costs"].update(TINY_COSTS)
-    _deep_update(params["tasks"], TINY_TASKS)
-    params["task_grid"] = TINY_TASK_GRID
-    _deep_update(params["dsi"], TINY_DSI)
-    params["dsi_grid"] = TINY_DSI_GRID
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    _dvc(dst, "config", "core.no_scm", "true")
-    _dvc(dst, *(("repro",) if HAVE_LATEX else ("repro", "report")))   # without LaTeX: all but the paper
+    dst = make_tiny_project(tmp_path_factory.mktemp("project"))
+    dvc(dst, *(("repro",) if HAVE_LATEX else ("repro", "report")))   # without LaTeX: all but the paper
     return dst
 
 
@@ -126,7 +36,7 @@ def test_repro_builds_dataset_runs_and_metrics(project: Path):
     assert (project / "logs" / "data.ipynb").is_file() and (project / "logs" / "bm25.ipynb").is_file()
     card = json.loads((project / "data" / "card.json").read_text())
     assert card["source"] == "synthetic"
-    shown = json.loads(_dvc(project, "metrics", "show", "--json"))
+    shown = json.loads(dvc(project, "metrics", "show", "--json"))
     text = json.dumps(shown)
     assert "mrr@10" in text and "ndcg@10" in text
 
@@ -136,7 +46,7 @@ def test_repro_trains_every_ranker_and_reports_it_with_bm25(project: Path):
 
     from irprune.models import load_checkpoint
 
-    shown = json.loads(_dvc(project, "metrics", "show", "--json"))
+    shown = json.loads(dvc(project, "metrics", "show", "--json"))
     text = json.dumps(shown)
     for name in ("monobert", "conv_knrm", "conformer_kernel"):
         assert f"metrics/{name}.json" in text
@@ -155,7 +65,7 @@ def test_repro_trains_every_ranker_and_reports_it_with_bm25(project: Path):
 
 
 def test_second_repro_is_a_no_op(project: Path):
-    out = _dvc(project, "repro")
+    out = dvc(project, "repro")
     assert "Running stage" not in out, out
 
 
@@ -163,7 +73,7 @@ def test_changing_a_bm25_param_reruns_only_bm25(project: Path):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["bm25"]["k1"] = 1.2
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = _dvc(project, "repro")
+    out = dvc(project, "repro")
     assert "Running stage 'bm25'" in out and "Running stage 'data'" not in out, out
 
 
@@ -171,7 +81,7 @@ def test_changing_one_model_param_retrains_only_that_model(project: Path):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["models"]["conv_knrm"]["n_filters"] = 5
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = _dvc(project, "repro")
+    out = dvc(project, "repro")
     assert "Running stage 'train@conv_knrm'" in out, out
     assert "Running stage 'train@monobert'" not in out, out
     assert "Running stage 'pretrain'" not in out and "Running stage 'bm25'" not in out, out
@@ -181,7 +91,7 @@ def test_adding_one_sparsity_runs_only_the_new_cells_and_the_report(project: Pat
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["grid"]["sparsities"] = [0.5, 0.6]
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = _dvc(project, *(("repro",) if HAVE_LATEX else ("repro", "report")))
+    out = dvc(project, *(("repro",) if HAVE_LATEX else ("repro", "report")))
     for method in TINY_GRID["methods"]:
         assert f"Running stage 'prune@conv_knrm-{method}-0.6-0'" in out, out
         assert f"Running stage 'prune@conv_knrm-{method}-0.5-0'" not in out, out
@@ -203,15 +113,13 @@ def test_a_pretrained_checkpoint_skips_mlm_and_a_bad_one_stops_the_stage(project
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["models"]["monobert"]["pretrained"] = "ckpt/bert"                # a BERT checkpoint of our own
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env_out = _dvc(project, "repro", "pretrain")
+    env_out = dvc(project, "repro", "pretrain")
     assert "Running stage 'pretrain'" in env_out
     info = json.loads((project / "models" / "pretrain" / "pretrain.json").read_text())
     assert info["bert"] == "skipped" and "pretrained" in info["reason"]
     params["models"]["monobert"]["pretrained"] = "models/conv_knrm"       # a ranker checkpoint, not a BERT
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = dict(os.environ, DVC_NO_ANALYTICS="1")
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "train@monobert"], cwd=project, env=env,
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "train@monobert"], cwd=project, env=dvc_env(),
                           capture_output=True, text=True)
     assert proc.returncode != 0
     assert "not a checkpoint directory (no config.json)" in proc.stdout + proc.stderr

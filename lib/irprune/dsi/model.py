@@ -9,8 +9,6 @@ a document's target is ``id tokens + EOS``.  T5 ties its input embeddings and ou
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -19,8 +17,7 @@ import torch
 
 from ..config import from_mapping, to_mapping
 from ..errors import ConfigError, DataFormatError
-from ..io import atomic_write_json
-from ..text.wordpiece import replace_dir
+from ..io import atomic_dir, atomic_write_json
 from .config import DSIModelConfig
 from .ids import DocIds
 from .tokenizer import HFTokenizer, Tokenizer, WordTokenizer, load_tokenizer
@@ -153,19 +150,13 @@ def save_dsi(model: DSIModel, directory: str | Path) -> Path:
     from safetensors.torch import save_file
 
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-    try:
+    with atomic_dir(directory) as tmp:
         save_file(_dedup_state(model.t5), str(tmp / WEIGHTS), metadata={"format": FORMAT})
         atomic_write_json(tmp / T5_CONFIG, model.t5.config.to_dict())
         model.tokenizer.save(tmp)
         model.docids.save(tmp / DOCIDS)
         atomic_write_json(tmp / META, {"format": FORMAT, "id_offset": model.id_offset, "scheme": model.docids.scheme,
                                        "n_id_tokens": model.docids.n_tokens, "config": to_mapping(model.cfg)})
-        replace_dir(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 

@@ -8,8 +8,6 @@ the previous checkpoint or none, never a half-written one.  Weights are stored w
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,7 @@ import torch
 
 from ..config import from_mapping, to_mapping
 from ..errors import ConfigError, DataFormatError
-from ..io import atomic_write_json
-from ..text.wordpiece import replace_dir
+from ..io import atomic_dir, atomic_write_json, canonicalize_safetensors
 from .base import Ranker
 from .registry import MODELS
 
@@ -33,17 +30,12 @@ def save_checkpoint(model: Ranker, directory: str | Path) -> Path:
     from safetensors.torch import save_model
 
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-    try:
+    with atomic_dir(directory) as tmp:
         save_model(model, str(tmp / WEIGHTS), metadata={"format": FORMAT, "architecture": model.name})
+        canonicalize_safetensors(tmp / WEIGHTS)
         model.save_text(tmp)
         atomic_write_json(tmp / META, {"format": FORMAT, "architecture": model.name,
                                        "config": to_mapping(model.cfg)})
-        replace_dir(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 

@@ -10,8 +10,6 @@ classifier start untrained: no next-sentence objective is used.)
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -20,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..config import frozen, param
-from ..text.wordpiece import replace_dir
+from ..io import atomic_dir
 from .bert_init import BertInitConfig, init_bert_
 from .monobert import MonoBERTConfig, bert_config
 
@@ -132,13 +130,7 @@ def pretrain_mlm(texts: Sequence[str], tokenizer: Any, bert: MonoBERTConfig = Mo
     directory = None
     if out_dir is not None:
         directory = Path(out_dir)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-        try:
+        with atomic_dir(directory) as tmp:
             model.save_pretrained(str(tmp))
             tokenizer.save_pretrained(str(tmp))
-            replace_dir(tmp, directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return MLMResult(model=model, losses=losses, directory=directory)

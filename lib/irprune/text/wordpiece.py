@@ -8,15 +8,12 @@ like any hub tokenizer.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from ..config import frozen, param
 from ..errors import DataFormatError
+from ..io import atomic_dir
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -61,28 +58,9 @@ def train_wordpiece(texts: Iterable[str], cfg: WordPieceConfig = WordPieceConfig
 def save_tokenizer(tokenizer, directory: str | Path) -> Path:
     """``save_pretrained`` into a temporary sibling, then rename it to ``directory`` (replacing it)."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-    try:
+    with atomic_dir(directory) as tmp:
         tokenizer.save_pretrained(str(tmp))
-        replace_dir(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
-
-
-def replace_dir(src: Path, dst: Path) -> None:
-    """Move the finished directory ``src`` to ``dst``; an existing ``dst`` is renamed away first, then removed."""
-    old = None
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dst, old)
-    os.replace(src, dst)
-    if old is not None:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(old)
 
 
 def load_tokenizer(directory: str | Path):  # -> PreTrainedTokenizerFast

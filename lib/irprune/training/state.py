@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ..io import atomic_write_json
-from ..text.wordpiece import replace_dir
+from ..io import atomic_dir, atomic_write_json
 
 FORMAT = "irprune-trainer-state-v1"
 TENSORS = "state.safetensors"
@@ -27,15 +25,9 @@ def save_state(directory: Path, tensors: dict[str, Tensor], meta: dict[str, Any]
     """Atomically replace ``directory`` with the given tensors and JSON metadata."""
     from safetensors.torch import save_file
 
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-    try:
+    with atomic_dir(directory) as tmp:
         save_file({k: v.detach().to("cpu").clone().contiguous() for k, v in tensors.items()}, str(tmp / TENSORS))
         atomic_write_json(tmp / META, {**meta, "format": FORMAT})
-        replace_dir(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def load_state(directory: Path, fingerprint: str) -> tuple[dict[str, Tensor], dict[str, Any]] | None:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import to_mapping
+from ..io import sweep_stale_temporaries
 from ..models.device import autocast, move_batch, select_device
 from .callbacks import TrainerCallback
 from .config import TrainConfig
@@ -180,9 +181,11 @@ class Trainer:
         return True
 
     def clear_state(self) -> None:
-        """Remove the resume state (call once the run's outputs are written)."""
+        """Remove the resume state (call once the run's outputs are written), and any half-written one a killed
+        run left beside it."""
         if self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+            sweep_stale_temporaries(self.state_dir)
 
     # --- the loop -----------------------------------------------------------------------------------------
     def _call(self, hook: str, *args: Any) -> None:
