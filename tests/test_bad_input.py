@@ -396,16 +396,9 @@ def _dvc(cwd: Path, *args: str, ok: bool = True) -> str:
 
 @pytest.mark.slow
 def test_a_typo_stops_dvc_at_the_check_and_the_fix_recomputes_nothing(tmp_path):
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.split("\n")
-    for f in (f for f in out if f and (ROOT / f).is_file()):
-        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, tmp_path / f)
-    checkpoint = ROOT / ".cache" / "models" / "minilm-l6"    # the data stage spells the collection in its words
-    if not (checkpoint / "model.safetensors").is_file():
-        pytest.skip(f"the all-MiniLM-L6-v2 checkpoint is not in {checkpoint} (run `make setup` to fetch it)")
-    (tmp_path / ".cache" / "models").mkdir(parents=True)
-    (tmp_path / ".cache" / "models" / "minilm-l6").symlink_to(checkpoint)
+    from tiny_project import copy_project
+
+    copy_project(tmp_path)
     text = (tmp_path / "params.yaml").read_text()
     text = text.replace("  synthetic:\n    seed: 13\n    n_docs: 6000\n    n_train_queries: 3000\n"
                         "    n_dev_queries: 200\n    n_test_queries: 250\n",

@@ -4,7 +4,6 @@ write the project's files, and `make lab` starts for root and non-root users."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -45,16 +44,9 @@ def test_a_stage_notebook_runs_with_the_kernel_in_notebooks(tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.split("\n")
-    for f in (f for f in files if f and (ROOT / f).is_file() and not f.startswith(("tests/", "benchmarks/"))):
-        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, tmp_path / f)
-    checkpoint = ROOT / ".cache" / "models" / "minilm-l6"    # the data stage spells the collection in its words
-    if not (checkpoint / "model.safetensors").is_file():
-        pytest.skip(f"the all-MiniLM-L6-v2 checkpoint is not in {checkpoint} (run `make setup` to fetch it)")
-    (tmp_path / ".cache" / "models").mkdir(parents=True)
-    (tmp_path / ".cache" / "models" / "minilm-l6").symlink_to(checkpoint)
+    from tiny_project import copy_project
+
+    copy_project(tmp_path, skip=("tests/", "benchmarks/"))
     params = (tmp_path / "params.yaml").read_text()
     params = params.replace("    n_docs: 6000\n    n_train_queries: 3000\n    n_dev_queries: 200\n"
                             "    n_test_queries: 250\n",

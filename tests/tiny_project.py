@@ -76,6 +76,22 @@ def project_files() -> list[str]:
     return [f for f in out if f and (ROOT / f).is_file()]
 
 
+def copy_project(dst: Path, skip: tuple[str, ...] = ()) -> Path:
+    """The project's files (as git sees them, minus paths starting with ``skip``) copied into ``dst``, with the
+    fetched checkpoint the data stage reads linked in; skips the calling test when it was never fetched."""
+    import pytest
+
+    for f in project_files():
+        if not (skip and f.startswith(skip)):
+            (dst / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, dst / f)
+    if not (CHECKPOINT / "model.safetensors").is_file():
+        pytest.skip(f"the all-MiniLM-L6-v2 checkpoint is not in {CHECKPOINT} (run `make setup` to fetch it)")
+    (dst / ".cache" / "models").mkdir(parents=True, exist_ok=True)
+    (dst / ".cache" / "models" / "minilm-l6").symlink_to(CHECKPOINT)
+    return dst
+
+
 def dvc_env() -> dict[str, str]:
     """The environment DVC runs in: this interpreter's folder first on PATH, no analytics."""
     env = dict(os.environ, DVC_NO_ANALYTICS="1")
