@@ -32,7 +32,7 @@ from torch import nn
 from ..progress import Progress
 from .encoder import BiEncoder, embed
 from .index import PQCodebook
-from .train import FinetuneResult, TrainingPairs, linear_warmup
+from .train import FinetuneResult, TrainingPairs, linear_warmup, shuffled_batches
 
 
 def pq_scores(q: torch.Tensor, centroids: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
@@ -132,16 +132,10 @@ def train_jpq(enc: BiEncoder, book: PQCodebook, pairs: TrainingPairs, cfg: Any,
     t0 = time.perf_counter()
     model.eval()
     consider(0)
-    order = list(range(len(pairs)))
-    rng.shuffle(order)
-    cursor = 0
+    batches = shuffled_batches(len(pairs), cfg.batch_size, rng)
     model.train()
     for step in range(1, cfg.steps + 1):
-        if cursor + cfg.batch_size > len(order):
-            rng.shuffle(order)
-            cursor = 0
-        batch = order[cursor:cursor + cfg.batch_size]
-        cursor += cfg.batch_size
+        batch = next(batches)
         pos_rows = torch.tensor([rng.choice(pairs.positives[i]) for i in batch])
         for g, lr in zip(opt.param_groups, base):
             g["lr"] = lr * linear_warmup(step - 1, cfg.warmup_steps, cfg.steps)

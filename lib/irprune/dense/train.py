@@ -22,7 +22,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -43,6 +43,20 @@ class TrainingPairs:
     def __len__(self) -> int:
         return len(self.texts)
 
+
+
+def shuffled_batches(n: int, batch_size: int, rng: random.Random) -> Iterator[list[int]]:
+    """Endless batches of ``batch_size`` indices of ``range(n)``: a seeded shuffle, walked in order, reshuffled
+    when fewer than ``batch_size`` remain (the tail is dropped)."""
+    order = list(range(n))
+    rng.shuffle(order)
+    cursor = 0
+    while True:
+        if cursor + batch_size > len(order):
+            rng.shuffle(order)
+            cursor = 0
+        yield order[cursor:cursor + batch_size]
+        cursor += batch_size
 
 def training_pairs(queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, int]],
                    candidates: Mapping[str, Mapping[str, float]] | None, doc_row: Mapping[str, int],
@@ -135,16 +149,10 @@ def finetune_query_encoder(enc: BiEncoder, doc_vecs: np.ndarray, pairs: Training
     prog = Progress(label, total=cfg.steps)
     t0 = time.perf_counter()
     consider(0)
-    order = list(range(len(pairs)))
-    rng.shuffle(order)
-    cursor = 0
+    batches = shuffled_batches(len(pairs), cfg.batch_size, rng)
     model.train()
     for step in range(1, cfg.steps + 1):
-        if cursor + cfg.batch_size > len(order):
-            rng.shuffle(order)
-            cursor = 0
-        batch = order[cursor:cursor + cfg.batch_size]
-        cursor += cfg.batch_size
+        batch = next(batches)
         rows: list[int] = []
         target: list[int] = []
         for i in batch:
