@@ -157,16 +157,20 @@ def _check_task_grid(params: dict, problems: list[str]) -> None:
             if cfg is not None and model not in getattr(cfg.tasks, task).models:
                 problems.append(f"params.yaml: task_grid.pairs has {pair!r} but tasks.{task}.models does not list "
                                 f"{model!r}; add it there or remove the pair")
-    methods = _list(params, "task_grid", "methods", problems)
+    _check_axes(params, "task_grid", [m for m in TASK_METHODS.names() if m != "dense"], "pruning method", problems)
+
+
+def _check_axes(params: dict, section: str, methods_known: Any, what: str, problems: list[str]) -> None:
+    """The ``methods`` / ``sparsities`` / ``seeds`` axes of a pruning grid section (sparsities in (0, 1))."""
+    methods = _list(params, section, "methods", problems)
     if methods is not None:
-        _check_names("task_grid", "methods", methods, [m for m in TASK_METHODS.names() if m != "dense"], problems,
-                     "pruning method")
-    sparsities = _list(params, "task_grid", "sparsities", problems)
+        _check_names(section, "methods", methods, methods_known, problems, what)
+    sparsities = _list(params, section, "sparsities", problems)
     if sparsities is not None:
-        _check_sparsities("task_grid", sparsities, problems, low_open=True)
-    seeds = _list(params, "task_grid", "seeds", problems)
+        _check_sparsities(section, sparsities, problems, low_open=True)
+    seeds = _list(params, section, "seeds", problems)
     if seeds is not None:
-        _check_seeds("task_grid", seeds, problems)
+        _check_seeds(section, seeds, problems)
 
 
 def _check_dsi_grid(params: dict, problems: list[str]) -> None:
@@ -174,15 +178,7 @@ def _check_dsi_grid(params: dict, problems: list[str]) -> None:
 
     if not _grid_shape(params, "dsi_grid", problems):
         return
-    methods = _list(params, "dsi_grid", "methods", problems)
-    if methods is not None:
-        _check_names("dsi_grid", "methods", methods, DSI_METHODS.names(), problems, "DSI pruning method")
-    sparsities = _list(params, "dsi_grid", "sparsities", problems)
-    if sparsities is not None:
-        _check_sparsities("dsi_grid", sparsities, problems, low_open=True)
-    seeds = _list(params, "dsi_grid", "seeds", problems)
-    if seeds is not None:
-        _check_seeds("dsi_grid", seeds, problems)
+    _check_axes(params, "dsi_grid", DSI_METHODS.names(), "DSI pruning method", problems)
 
 
 def _check_dense_grid(params: dict, problems: list[str]) -> None:
@@ -190,15 +186,7 @@ def _check_dense_grid(params: dict, problems: list[str]) -> None:
 
     if not _grid_shape(params, "dense_grid", problems):
         return
-    methods = _list(params, "dense_grid", "methods", problems)
-    if methods is not None:
-        _check_names("dense_grid", "methods", methods, DENSE_METHODS.names(), problems, "dense pruning method")
-    sparsities = _list(params, "dense_grid", "sparsities", problems)
-    if sparsities is not None:
-        _check_sparsities("dense_grid", sparsities, problems, low_open=True)
-    seeds = _list(params, "dense_grid", "seeds", problems)
-    if seeds is not None:
-        _check_seeds("dense_grid", seeds, problems)
+    _check_axes(params, "dense_grid", DENSE_METHODS.names(), "dense pruning method", problems)
 
 
 def _check_local_path(params: dict, root: Path, problems: list[str]) -> None:
