@@ -17,7 +17,8 @@ from irprune.dsi.config import DSIIdConfig, DSIPruneConfig, DSITrainConfig
 from irprune.dsi.data import build_examples
 from irprune.dsi.ids import build_ids
 from irprune.dsi.model import build_model
-from irprune.dsi.prune import DSI_METHODS, dsi_prunable, gmp_schedule, prune_recover
+from irprune.dsi.prune import DSI_METHODS, dsi_prunable, prune_recover
+from irprune.pruning import GMPSchedule, gmp_steps
 from irprune.errors import ConfigError, DataFormatError, RegistryError
 from irprune.pipeline import dsi_prune_stage, dsi_stage
 from irprune.pruning import PruningLog, current_mask
@@ -29,7 +30,7 @@ TINY = {"n_docs": 25, "model": {"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layer
         "ids": {"scheme": "semantic", "k": 3, "c": 5},
         "train": {"steps": 30, "batch_size": 16, "eval_every": 15, "warmup_steps": 5},
         "retrieve": {"beam_size": 10},
-        "prune": {"recovery_steps": 12, "gmp_updates": 3, "gmp_end_frac": 0.5}}
+        "prune": {"recovery_steps": 12, "gmp": {"updates": 3, "end_frac": 0.5}}}
 EVAL = {"metrics": ["ndcg@10"], "relevance_level": 2}
 
 
@@ -82,7 +83,7 @@ def test_cell_reaches_the_target_per_tensor_and_reports_encoder_and_decoder(dens
     per = json.loads((out / "per_query.json").read_text())
     assert set(per) == {"test"} and "hits@10" in per["test"]
     log = json.loads((out / "pruning_log.json").read_text())["entries"]
-    updates = 1 if method == "magnitude" else 1 + 3    # GMP: step 0 plus gmp_updates
+    updates = 1 if method == "magnitude" else 1 + 3    # GMP: step 0 plus gmp.updates
     assert len(log) == updates + 1                      # + the recovered weights
     assert log[-1]["sparsity"] == pytest.approx(summary["achieved_sparsity"], abs=1e-9)
 
@@ -92,8 +93,8 @@ def test_prune_recover_masks_stay_zero_and_gmp_follows_its_schedule() -> None:
     ids = build_ids(list(corpus), corpus, DSIIdConfig(scheme="atomic"))
     m = build_model(SMALL, list(corpus.values()), ids, seed=0)
     ex = build_examples(m.tokenizer.encode, corpus, list(corpus), queries, qrels, 64, 16)
-    cfg = DSIPruneConfig(recovery_steps=20, gmp_updates=4, gmp_end_frac=0.6)
-    assert gmp_schedule(cfg) == (0, 12, 3)
+    cfg = DSIPruneConfig(recovery_steps=20, gmp=GMPSchedule(updates=4, end_frac=0.6))
+    assert gmp_steps(20, 0.0, 0.6, 4) == (0, 12, 3)
     log = PruningLog()
     res = prune_recover(m, 0.7, ex, DSITrainConfig(steps=20, batch_size=8, warmup_steps=2), cfg, method="gmp",
                         keep_masks=True, log=None, pruning_log=log)
@@ -114,13 +115,13 @@ def test_prune_recover_masks_stay_zero_and_gmp_follows_its_schedule() -> None:
 def test_bad_method_schedule_and_checkpoint(dense, tmp_path) -> None:
     with pytest.raises(RegistryError, match="gmp"):
         _prune(dense, "snip", 0.5)
-    assert set(DSI_METHODS.names()) == {"magnitude", "gmp"}
+    assert set(DSI_METHODS) == {"magnitude", "gmp"}
     with pytest.raises(ConfigError, match="too few for GMP"):
         _prune(dense, "gmp", 0.5, recovery_steps=0)
     with pytest.raises(ConfigError, match="sparsity"):
         _prune(dense, "magnitude", 1.0)
-    with pytest.raises(ConfigError, match="gmp_start_frac"):
-        from_mapping(DSIPruneConfig, {"gmp_start_frac": 0.8, "gmp_end_frac": 0.5})
+    with pytest.raises(ConfigError, match="gmp.end_frac = 0.5 must exceed gmp.start_frac"):
+        from_mapping(DSIPruneConfig, {"gmp": {"start_frac": 0.8, "end_frac": 0.5}})
     cfg = from_mapping(dsi_prune_stage.DSIPruneStage, {"dsi": {**TINY, "n_docs": 20}, "evaluation": EVAL})
     with pytest.raises(DataFormatError, match="re-run the dsi stage"):
         dsi_prune_stage.run(cfg, "magnitude", 0.5, 0, dataset_dir=dense / "ds", checkpoint_dir=dense / "ckpt",

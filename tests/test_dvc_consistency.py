@@ -151,13 +151,13 @@ def test_params_yaml_loads_for_every_stage():
 
 
 def test_matrix_axes_come_from_params_and_every_grid_value_is_valid():
-    from irprune.prune_cell import CELL_METHODS
+    from irprune.prune_cell import RANKING_METHODS
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     grid = params["grid"]
     assert _raw_stages()["prune"]["matrix"] == {"model": "${grid.models}", "method": "${grid.methods}",
                                                 "sparsity": "${grid.sparsities}", "seed": "${grid.seeds}"}
-    assert set(grid["models"]) <= set(params["models"]) and set(grid["methods"]) <= set(CELL_METHODS.names())
+    assert set(grid["models"]) <= set(params["models"]) and set(grid["methods"]) <= set(RANKING_METHODS)
     assert all(0.0 <= s < 1.0 for s in grid["sparsities"])
 
 
@@ -177,7 +177,7 @@ def test_task_grid_axes_come_from_params_and_name_valid_pairs_and_methods():
         task, model = task_stage.split_pair(pair)
         assert model in getattr(cfg.tasks, task).models, f"{pair}: add {model} to tasks.{task}.models"
     assert grid["methods"] and "dense" not in grid["methods"]
-    assert all(TASK_METHODS.get(m) in ("oneshot", "gmp") and m in palette.METHOD_STYLES for m in grid["methods"])
+    assert all(m in TASK_METHODS and m in palette.METHOD_STYLES for m in grid["methods"])
     assert all(0.0 < s < 1.0 for s in grid["sparsities"])
 
 
@@ -235,7 +235,7 @@ def test_the_full_task_overlay_is_a_valid_params_file(tmp_path):
     for pair in grid["pairs"]:
         task, model = task_stage.split_pair(pair)
         assert model in getattr(cfg.tasks, task).models
-    assert set(grid["methods"]) == set(TASK_METHODS.names()) - {"dense"}
+    assert set(grid["methods"]) == set(TASK_METHODS) - {"dense"}
     for s, c in zip(grid["sparsities"], (0.5, 1.0, 2.0)):
         assert abs(s - sparsity_from_compression(c)) < 1e-5
 
@@ -262,7 +262,7 @@ def test_the_vision_overlays_are_valid_params_files(tmp_path, name):
     for pair in grid["pairs"]:
         task, model = task_stage.split_pair(pair)
         assert model in getattr(cfg.tasks, task).models
-    assert set(grid["methods"]) == set(TASK_METHODS.names()) - {"dense"} and grid["seeds"] == [0, 1, 2]
+    assert set(grid["methods"]) == set(TASK_METHODS) - {"dense"} and grid["seeds"] == [0, 1, 2]
     for c in (0.5, 1.0, 2.0):
         assert any(abs(s - sparsity_from_compression(c)) < 1e-5 for s in grid["sparsities"]), c
     default = yaml.safe_load((ROOT / "params.yaml").read_text())["task_grid"]["sparsities"]
@@ -312,7 +312,7 @@ def test_dsi_grid_axes_outs_and_collect_globs_match_the_code():
     full = deep_merge(load_params(ROOT / "params.yaml"), load_params(ROOT / "configs" / "dsi-full.yaml"))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for grid in (params["dsi_grid"], full["dsi_grid"]):
-        assert grid["methods"] and set(grid["methods"]) <= set(DSI_METHODS.names())
+        assert grid["methods"] and set(grid["methods"]) <= set(DSI_METHODS)
         assert all(0.0 < s < 1.0 for s in grid["sparsities"])
         for m in grid["methods"]:
             for s in grid["sparsities"]:

@@ -1,4 +1,4 @@
-"""Every procedure of the rankers' cell driver (irprune.prune_cell.CELL_METHODS) on a tiny Conv-KNRM: the target
+"""Every procedure the rankers run (irprune.prune_cell.RANKING_METHODS) on a tiny Conv-KNRM: the target
 sparsity is reached and pruned weights are exactly zero after recovery; SAP through pruning.sap.sap_prune
 prunes exactly as the driver's former inline loop did."""
 
@@ -9,8 +9,9 @@ import torch
 
 from irprune.config import from_mapping
 from irprune.models import build_model
-from irprune.prune_cell import CELL_METHODS, PruneConfig, run_cell
-from irprune import prune_cell
+from irprune.prune_cell import RANKING_METHODS, PruneConfig, run_cell
+from irprune.pruning import methods
+from irprune.pruning.methods import Method
 from irprune.pruning import Mask, apply_mask, capture_rewind_state, current_mask, masks_from_scores
 from irprune.pruning.apply import load_plain_state_dict
 from irprune.pruning.pqi import pq_index
@@ -48,7 +49,7 @@ def prune_cfg(**over):
                                       "imp_rounds": 2, "sap_rounds": 3, **over})
 
 
-@pytest.mark.parametrize("method", [m for m in CELL_METHODS.names() if m not in STRUCTURED])
+@pytest.mark.parametrize("method", [m for m in RANKING_METHODS if m not in STRUCTURED])
 def test_every_cell_procedure_reaches_its_target_and_keeps_pruned_weights_zero(setup, method):
     vocab, tcfg, pool = setup
     model = tiny(vocab)
@@ -71,9 +72,9 @@ def test_every_cell_procedure_reaches_its_target_and_keeps_pruned_weights_zero(s
 def _inline_sap(cell) -> Mask:
     """The driver's SAP procedure before it called sap_prune (p=0.5, q=1, eta_r=0, gamma=1, beta=0.9 inline)."""
     rewind = capture_rewind_state(cell.model)
-    per_round = max(1, cell.cfg.recovery_steps // cell.cfg.sap_rounds)
+    per_round = max(1, cell.task.train_steps() // cell.settings.sap_rounds)
     mask = Mask.ones_like(cell.prunable)
-    for r_idx in range(1, cell.cfg.sap_rounds + 1):
+    for r_idx in range(1, cell.settings.sap_rounds + 1):
         cell.train(per_round)
         kept = torch.cat([p.detach().flatten()[mask[n].flatten()] for n, p in cell.prunable.items()])
         r = sap_num_prune(float(pq_index(kept, 0.5, 1.0)), kept.numel(), p=0.5, q=1.0, eta_r=0.0, gamma=1.0,
@@ -84,7 +85,7 @@ def _inline_sap(cell) -> Mask:
         load_plain_state_dict(cell.model, rewind)
         if target >= cell.sparsity:
             break
-    cell.train(cell.cfg.recovery_steps)
+    cell.train()
     return mask
 
 
@@ -95,8 +96,8 @@ def test_sap_procedure_equals_the_former_inline_loop(setup, sparsity, monkeypatc
     model = tiny(vocab)
     cell = run_cell(model, "sap", sparsity, 0, cfg, tcfg, pool)
     inline: Registry = Registry("pruning method")
-    inline.add("sap", _inline_sap)
-    monkeypatch.setattr(prune_cell, "CELL_METHODS", inline)
+    inline.add("sap", Method(_inline_sap))
+    monkeypatch.setattr(methods, "METHODS", inline)
     ref_model = tiny(vocab)
     ref = run_cell(ref_model, "sap", sparsity, 0, cfg, tcfg, pool)
     got, want = current_mask(model), current_mask(ref_model)

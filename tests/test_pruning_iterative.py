@@ -36,9 +36,9 @@ def test_cubic_schedule_endpoints_and_midpoints() -> None:
     with pytest.raises(ConfigError, match="not a multiple of frequency"):
         cubic_sparsity(0, si, sf, 0, 110, 50)
     with pytest.raises(ConfigError, match="gmp.initial_sparsity = 0.5 exceeds"):
-        from_mapping(GMPConfig, {"initial_sparsity": 0.5, "final_sparsity": 0.4}, prefix="gmp")
-    with pytest.raises(ConfigError, match=r"gmp.final_sparsity = 1.0"):
-        from_mapping(GMPConfig, {"final_sparsity": 1.0}, prefix="gmp")
+        from_mapping(GMPConfig, {"initial_sparsity": 0.5, "sparsity": 0.4}, prefix="gmp")
+    with pytest.raises(ConfigError, match=r"gmp.sparsity = 1.0"):
+        from_mapping(GMPConfig, {"sparsity": 1.0}, prefix="gmp")
 
 
 def test_other_schedules() -> None:
@@ -71,7 +71,7 @@ def _train(model, steps: int = 3, lr: float = 1e-2, after_backward=None, after_s
 @pytest.mark.parametrize("scope", ["layerwise", "global"])
 def test_gmp_follows_schedule_and_masks_shrink(scope: str) -> None:
     model = mlp()
-    cfg = GMPConfig(initial_sparsity=0.2, final_sparsity=0.8, start_step=2, end_step=12, frequency=2, scope=scope)
+    cfg = GMPConfig(initial_sparsity=0.2, sparsity=0.8, start_step=2, end_step=12, frequency=2, scope=scope)
     log = PruningLog()
     gp = GradualPruner(model, cfg, log=log)
     masks = []
@@ -154,7 +154,7 @@ def test_pq_index_by_hand_and_mask() -> None:
 def test_pruning_log_json_roundtrip(tmp_path) -> None:
     model = mlp()
     log = PruningLog()
-    GradualPruner(model, GMPConfig(initial_sparsity=0.5, final_sparsity=0.5, start_step=0, end_step=0,
+    GradualPruner(model, GMPConfig(initial_sparsity=0.5, sparsity=0.5, start_step=0, end_step=0,
                                    frequency=1), log=log).step(0)
     e = log.entries[0]
     pr = prunable_parameters(model)
@@ -246,7 +246,7 @@ def test_sap_driver_stops_at_the_target_sparsity(scope: str) -> None:
 # -- movement ----------------------------------------------------------------------------------------------------
 def test_movement_hard_scores_and_schedule() -> None:
     model = mlp()
-    cfg = MovementConfig(mode="hard", initial_sparsity=0.0, final_sparsity=0.75, start_step=2, end_step=6,
+    cfg = MovementConfig(mode="hard", initial_sparsity=0.0, sparsity=0.75, start_step=2, end_step=6,
                          frequency=2, scope="layerwise", score_lr=1.0)
     mp = MovementPruner(model, cfg)
     pr = prunable_parameters(model)
@@ -275,7 +275,7 @@ def test_movement_hard_scores_and_schedule() -> None:
 
 def test_movement_soft_threshold_and_calibration() -> None:
     model = mlp()
-    cfg = MovementConfig(mode="soft", final_sparsity=0.85, start_step=2, end_step=4, frequency=2,
+    cfg = MovementConfig(mode="soft", sparsity=0.85, start_step=2, end_step=4, frequency=2,
                          scope="global", soft_threshold=0.0, soft_lambda=1e-3)
     mp = MovementPruner(model, cfg)
     states = []

@@ -165,7 +165,7 @@ def test_the_schema_lives_in_the_cell_layer_and_the_report_re_exports_it():
 
 
 def test_palette_covers_every_registered_pruning_method_with_a_distinct_style():
-    from irprune.pruning.registry import METHODS
+    from irprune.pruning.methods import METHODS
 
     assert set(METHODS.names()) <= set(palette.METHOD_STYLES.names())
     styles = [(s.color, s.marker, s.linestyle) for s in map(palette.method_style, palette.METHOD_STYLES.names())]

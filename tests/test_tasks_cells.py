@@ -159,8 +159,10 @@ def test_gmp_and_prune_at_dense_from_dense_model():
     assert mag.record["prune_at"] == "dense" and mag.record["epochs"] == 2
     with pytest.raises(ConfigError, match="dense_state"):
         run_cell(task, "transformer", "gmp", 0.8, 0)
-    with pytest.raises(RegistryError, match="known task pruning methods"):
+    with pytest.raises(RegistryError, match="known pruning methods"):
         run_cell(task, "transformer", "obd", 0.8, 0)
+    with pytest.raises(RegistryError, match="classification runs: dense, magnitude"):
+        run_cell(task, "transformer", "imp", 0.8, 0)
     with pytest.raises(ConfigError, match="use method 'dense'"):
         run_cell(task, "transformer", "random", 0.0, 0)
 

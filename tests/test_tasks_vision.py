@@ -15,6 +15,7 @@ import torch
 from irprune.config import from_mapping
 from irprune.errors import ConfigError
 from irprune.pruning import plain_state_dict
+from irprune.pruning import GMPSchedule
 from irprune.tasks import TaskPruningConfig, count_macs, run_cell, schema_cell, task_prunable
 from irprune.tasks.vision import (DATASETS, LeNet, LeNetConfig, ResNetCifar, ResNetCifarConfig, VisionTask,
                                   VisionTaskConfig, load_digits_data, load_image_data, stratified_indices)
@@ -142,7 +143,7 @@ def tiny_dense(tiny_task):
 
 @pytest.mark.parametrize("method", ["random", "magnitude", "snip", "grasp", "synflow", "gmp"])
 def test_every_method_reaches_its_target_sparsity(tiny_task, tiny_dense, method):
-    pcfg = TaskPruningConfig(synflow_rounds=5, score_batches=2, gmp_updates=2)
+    pcfg = TaskPruningConfig(synflow_rounds=5, score_batches=2, gmp=GMPSchedule(updates=2))
     res = run_cell(tiny_task, "lenet", method, 0.8, 0, pcfg, dense_state=tiny_dense)
     r = res.record
     prunable = task_prunable(res.model)

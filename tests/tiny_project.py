@@ -39,7 +39,7 @@ TINY_TASKS = {"classification": {"models": ["embedding_bag"], "synthetic": {"n_t
                                           "num_decoder_layers": 1, "dim_feedforward": 32},
                               "train": {"epochs": 1, "finetune_epochs": 1}},
               "vision": {"max_train": 200, "max_test": 100, "train": {"epochs": 1, "finetune_epochs": 1}},
-              "pruning": {"gmp_updates": 2}}
+              "pruning": {"gmp": {"updates": 2}}}
 TINY_TASK_GRID = {"pairs": ["classification-embedding_bag", "translation-seq2seq", "vision-lenet"],
                   "methods": ["gmp"], "sparsities": [0.5], "seeds": [0]}
 # DSI on 60 documents, a one-layer T5 of width 16, a few steps, and one GMP cell (the wiring, not effectiveness).
@@ -47,7 +47,7 @@ TINY_DSI = {"n_docs": 60, "model": {"d_model": 16, "d_kv": 8, "d_ff": 32, "num_l
                                     "num_heads": 2},
             "ids": {"k": 4, "c": 10},
             "train": {"steps": 6, "batch_size": 8, "eval_every": 3, "eval_queries": 5, "warmup_steps": 1},
-            "retrieve": {"beam_size": 10}, "prune": {"recovery_steps": 4, "gmp_updates": 2}}
+            "retrieve": {"beam_size": 10}, "prune": {"recovery_steps": 4, "gmp": {"updates": 2}}}
 TINY_DSI_GRID = {"methods": ["gmp"], "sparsities": [0.5], "seeds": [0]}
 # The bi-encoder stages: a couple of steps of each training loop, one PQ size, one pruned cell.
 TINY_DENSE = {"depth": 50, "batch_size": 32,

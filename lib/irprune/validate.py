@@ -92,7 +92,7 @@ def _grid_shape(params: dict, section: str, problems: list[str]) -> bool:
 def _check_rankers_and_grid(params: dict, problems: list[str]) -> list[str]:
     """``rankers`` and ``grid``; returns the valid ranker names."""
     from .models.registry import MODELS
-    from .prune_cell import CELL_METHODS
+    from .prune_cell import RANKING_METHODS
 
     rankers = params.get("rankers")
     valid: list[str] = []
@@ -119,7 +119,7 @@ def _check_rankers_and_grid(params: dict, problems: list[str]) -> list[str]:
                                     f"{rankers}); add it to rankers or remove it from grid.models")
         methods = _list(params, "grid", "methods", problems)
         if methods is not None:
-            _check_names("grid", "methods", methods, CELL_METHODS.names(), problems, "pruning method")
+            _check_names("grid", "methods", methods, RANKING_METHODS, problems, "pruning method")
             others = [m for m in models or [] if m != "monobert"]
             for bert_only in ("heads", "structured"):
                 if bert_only in methods and others:
@@ -157,7 +157,7 @@ def _check_task_grid(params: dict, problems: list[str]) -> None:
             if cfg is not None and model not in getattr(cfg.tasks, task).models:
                 problems.append(f"params.yaml: task_grid.pairs has {pair!r} but tasks.{task}.models does not list "
                                 f"{model!r}; add it there or remove the pair")
-    _check_axes(params, "task_grid", [m for m in TASK_METHODS.names() if m != "dense"], "pruning method", problems)
+    _check_axes(params, "task_grid", [m for m in TASK_METHODS if m != "dense"], "pruning method", problems)
 
 
 def _check_axes(params: dict, section: str, methods_known: Any, what: str, problems: list[str]) -> None:
@@ -178,7 +178,7 @@ def _check_dsi_grid(params: dict, problems: list[str]) -> None:
 
     if not _grid_shape(params, "dsi_grid", problems):
         return
-    _check_axes(params, "dsi_grid", DSI_METHODS.names(), "DSI pruning method", problems)
+    _check_axes(params, "dsi_grid", DSI_METHODS, "DSI pruning method", problems)
 
 
 def _check_dense_grid(params: dict, problems: list[str]) -> None:

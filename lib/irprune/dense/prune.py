@@ -70,7 +70,7 @@ def prune_query_encoder(enc: BiEncoder, method: str, sparsity: float, pairs: Tra
     else:
         end = max(1, int(round(cfg.gmp_end_frac * cfg.recovery_steps)))
         freq = max(1, end // cfg.gmp_updates)
-        gmp = GradualPruner(model, GMPConfig(initial_sparsity=0.0, final_sparsity=sparsity, start_step=0,
+        gmp = GradualPruner(model, GMPConfig(initial_sparsity=0.0, sparsity=sparsity, start_step=0,
                                              end_step=freq * cfg.gmp_updates, frequency=freq, scope=cfg.scope),
                             prunable=names)
         gmp.step(0)

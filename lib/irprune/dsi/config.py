@@ -12,6 +12,7 @@ from typing import Literal, Optional
 from ..bm25 import BM25Config
 from ..config import ConfigError, frozen, param
 from ..evaluation import EvalConfig, parse_metric
+from ..pruning.settings import GMPSchedule
 
 Scheme = Literal["atomic", "naive", "semantic"]
 DocRepr = Literal["direct", "chunks"]
@@ -125,14 +126,7 @@ class DSIPruneConfig:
     selection: Literal["last", "train"] = param("last", doc="checkpoint of recovery: last = final weights (the "
                                                             "seed's protocol); train = dsi.train's rule on dev, "
                                                             "from the step where the mask is final")
-    gmp_start_frac: float = param(0.0, ge=0, lt=1, doc="GMP: first mask update at this fraction of recovery_steps")
-    gmp_end_frac: float = param(0.7, gt=0, le=1, doc="GMP: last mask update (target reached) at this fraction")
-    gmp_updates: int = param(10, ge=1, doc="GMP: number of mask updates after the first")
-
-    def validate(self) -> None:
-        if self.gmp_start_frac >= self.gmp_end_frac:
-            raise ConfigError(f"params.yaml: dsi.prune.gmp_start_frac = {self.gmp_start_frac} is not before "
-                              f"gmp_end_frac = {self.gmp_end_frac}; expected start < end")
+    gmp: GMPSchedule = param(GMPSchedule, doc="GMP: when it prunes, as fractions of recovery_steps")
 
 
 @frozen

@@ -1,29 +1,29 @@
-"""Pruning DSI: train-prune-recover and gradual magnitude pruning, and the sparsity of encoder and decoder.
+"""Pruning DSI: the DSI adapter of the one cell layer, and the sparsity of encoder and decoder.
 
-Methods (registry :data:`DSI_METHODS`; an unknown name lists the known ones):
+Methods (:data:`DSI_METHODS`, procedures of :mod:`irprune.pruning.methods`; another name lists these):
 
 * ``magnitude`` -- train-prune-recover, as in the DSI/T5 pruning slides among the sources
   (``../shared/seeds/slides-dsi-t5-pruning.txt``): one-shot unstructured L1 magnitude pruning (Han et al. 2015) of
   the trained T5's weight matrices with :func:`irprune.pruning.prune_oneshot`, then ``recovery_steps`` of training
   with the masks fixed (the mask parametrization keeps pruned weights exactly zero).
 * ``gmp`` -- gradual magnitude pruning (Zhu & Gupta 2017, cubic schedule) during the same ``recovery_steps`` of
-  training, with :class:`irprune.pruning.GradualPruner` (updates at ``start_frac .. end_frac`` of the steps).
+  training, with :class:`irprune.pruning.GradualPruner` (updates at ``gmp.start_frac .. gmp.end_frac`` of the steps).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..pruning import (GMPConfig, GradualPruner, Mask, PruningLog, current_mask, fold, pqi_global,
-                       prunable_parameters, prune_oneshot)
+from ..pruning import (Mask, MethodSettings, PruningLog, ScoreContext, current_mask, fold, pqi_global,
+                       prunable_parameters)
+from ..pruning.cell import TrainHooks
+from ..pruning.driver import run_method
 from ..pruning.prunable import effective_named_tensors
-from ..pruning.sparsity import check_sparsity
-from ..registry import Registry
 from .config import DSIPruneConfig, DSITrainConfig
 from .data import TrainExamples
 from .model import DSIModel
@@ -82,76 +82,86 @@ class PruneResult:
     method: str = "magnitude"
     pqi: float | None = None         # PQ Index of the kept weights after recovery (Diao et al. 2023)
     tensors: list[dict[str, Any]] | None = None
+    task: Any = None                 # the DSITask (evaluates the pruned model)
+
+
+#: what DSI cells run (names of :data:`irprune.pruning.methods.METHODS`)
+DSI_METHODS: tuple[str, ...] = ("magnitude", "gmp")
 
 
 @dataclass
-class _Job:
-    model: DSIModel
-    sparsity: float
-    prunable: dict[str, nn.Parameter]
+class DSITask:
+    """The DSI adapter (:class:`irprune.pruning.cell.TaskAdapter`): the T5's weight matrices
+    (:func:`dsi_prunable`), recovery training with :func:`irprune.dsi.train.train_dsi` (``recovery_steps`` at
+    ``recovery_lr``; checkpoint selection from the step the mask is final), retrieval evaluation (``evaluator``)."""
+
+    dsi: DSIModel
     ex: TrainExamples
     train_cfg: DSITrainConfig
     cfg: DSIPruneConfig
-    train_kw: dict[str, Any]
-    pruning_log: PruningLog | None
+    train_kw: dict[str, Any] = field(default_factory=dict)
+    evaluator: Callable[[DSIModel], dict[str, Any]] | None = None
+    family: str = "DSI"
+    methods: tuple[str, ...] = DSI_METHODS
+    config_key: str = "dsi.prune"
+    budget_key: str = "dsi.prune.recovery_steps"
+    gmp_origin: int = 0
+    gmp_fill: bool = False
 
-    def recover(self, **kw: Any) -> DSITrainResult | None:
-        if not self.cfg.recovery_steps:
+    @property
+    def model(self) -> nn.Module:
+        """The T5 (the pruned network; ``dsi`` also holds the tokenizer and the document ids)."""
+        return self.dsi.t5
+
+    @property
+    def settings(self) -> MethodSettings:
+        return MethodSettings(scope=self.cfg.scope, gmp=self.cfg.gmp)
+
+    def prunable(self, kinds: tuple[str, ...] | None = None) -> dict[str, nn.Parameter]:
+        if kinds is not None:
+            return prunable_parameters(self.model, include=kinds)
+        return dsi_prunable(self.model, self.cfg.include_embeddings)
+
+    def train_steps(self) -> int:
+        return self.cfg.recovery_steps
+
+    def train(self, hooks: TrainHooks, steps: int | None = None) -> DSITrainResult | None:
+        steps = self.cfg.recovery_steps if steps is None else steps
+        if not steps:
             return None
-        return train_dsi(self.model, self.ex, self.train_cfg, lr=self.cfg.recovery_lr, steps=self.cfg.recovery_steps,
-                         **self.train_kw, **kw)
+        kw: dict[str, Any] = {}
+        if hooks.after_step is not None:
+            kw.update(after_step=hooks.after_step, select_from=hooks.mask_final_at)
+        return train_dsi(self.dsi, self.ex, self.train_cfg, lr=self.cfg.recovery_lr, steps=steps, **self.train_kw,
+                         **kw)
 
+    def score_context(self, data: bool) -> ScoreContext:
+        if data:
+            raise ConfigError(f"DSI cells have no scoring batches; run one of {', '.join(self.methods)}")
+        return ScoreContext()
 
-Procedure = Callable[[_Job], DSITrainResult | None]
-DSI_METHODS: Registry[Procedure] = Registry("DSI pruning method")
-
-
-@DSI_METHODS.register("magnitude")
-def _magnitude(job: _Job) -> DSITrainResult | None:
-    """One-shot L1 magnitude pruning to the target, then recovery training with the masks fixed."""
-    prune_oneshot(job.model.t5, "magnitude", job.sparsity, scope=job.cfg.scope, prunable=job.prunable,
-                  log=job.pruning_log)
-    return job.recover()
-
-
-def gmp_schedule(cfg: DSIPruneConfig) -> tuple[int, int, int]:
-    """(first update step, last update step, steps between updates) of GMP within ``recovery_steps``."""
-    steps = cfg.recovery_steps
-    start = int(cfg.gmp_start_frac * steps)
-    end = max(start + 1, int(cfg.gmp_end_frac * steps))
-    freq = max(1, (end - start) // cfg.gmp_updates)
-    return start, start + freq * cfg.gmp_updates, freq
-
-
-@DSI_METHODS.register("gmp")
-def _gmp(job: _Job) -> DSITrainResult | None:
-    """Gradual magnitude pruning (cubic schedule) while training; the checkpoint rule only sees final masks."""
-    start, end, freq = gmp_schedule(job.cfg)
-    if job.cfg.recovery_steps < max(end, 1):
-        raise ConfigError(f"params.yaml: dsi.prune.recovery_steps = {job.cfg.recovery_steps} is too few for GMP's "
-                          f"schedule (last mask update at step {end}); raise it or lower dsi.prune.gmp_end_frac")
-    pruner = GradualPruner(job.model.t5, GMPConfig(final_sparsity=job.sparsity, start_step=start, end_step=end,
-                                                   frequency=freq, scope=job.cfg.scope),
-                           prunable=job.prunable, log=job.pruning_log)
-    pruner.step(0)
-    return job.recover(after_step=pruner.step, select_from=end)
+    def evaluate(self) -> dict[str, Any]:
+        """The metrics of ``evaluator(model)`` (the stage's retrieval and scoring of the test queries)."""
+        if self.evaluator is None:
+            raise ConfigError("DSITask.evaluator is not set: pass the retrieval evaluation (the dsi_prune stage's)")
+        return self.evaluator(self.dsi)
 
 
 def prune_recover(model: DSIModel, sparsity: float, ex: TrainExamples, train_cfg: DSITrainConfig,
                   cfg: DSIPruneConfig = DSIPruneConfig(), *, method: str = "magnitude", dev: Any = None,
                   beam_size: int = 10, relevance_level: int = 1, keep_masks: bool = False, log: Any = print,
-                  pruning_log: PruningLog | None = None) -> PruneResult:
+                  pruning_log: PruningLog | None = None,
+                  evaluator: Callable[[DSIModel], dict[str, Any]] | None = None) -> PruneResult:
     """Prune ``model`` in place to ``sparsity`` with ``method`` (:data:`DSI_METHODS`, ``cfg.scope``), training
     ``cfg.recovery_steps`` steps at ``cfg.recovery_lr`` (masks fixed, or GMP's schedule), then fold the masks into
     plain zero weights (unless ``keep_masks``).  Checkpoint selection during recovery follows
     ``train_cfg.selection`` when ``dev`` is given (``cfg.selection = "train"``), else the final weights.
-    Mask updates are recorded in ``pruning_log``; a last entry records the recovered weights."""
-    proc = DSI_METHODS.get(method)
-    check_sparsity(sparsity)
-    prunable = dsi_prunable(model.t5, cfg.include_embeddings)
-    job = _Job(model, float(sparsity), prunable, ex, train_cfg, cfg,
-               {"dev": dev, "beam_size": beam_size, "relevance_level": relevance_level, "log": log}, pruning_log)
-    rec = proc(job)
+    Mask updates are recorded in ``pruning_log``; a last entry records the recovered weights.  The one driver
+    (:func:`irprune.pruning.driver.run_method`) runs the procedure on a :class:`DSITask`."""
+    task = DSITask(model, ex, train_cfg, cfg, {"dev": dev, "beam_size": beam_size, "relevance_level": relevance_level,
+                                               "log": log}, evaluator)
+    cell = run_method(task, method, sparsity, train_cfg.seed, log=pruning_log)
+    rec, prunable = cell.recovery, cell.prunable
     installed = current_mask(model.t5)
     mask = Mask({n: installed[n] for n in prunable})
     pqi = float(pqi_global(model.t5, mask))
@@ -160,8 +170,8 @@ def prune_recover(model: DSIModel, sparsity: float, ex: TrainExamples, train_cfg
     if not keep_masks:
         fold(model.t5)
     return PruneResult(mask=mask, sparsity=sparsity_by_prefix(model.t5, names=prunable), recovery=rec,
-                       method=method, pqi=pqi, tensors=tensor_sparsity(model.t5, prunable))
+                       method=method, pqi=pqi, tensors=tensor_sparsity(model.t5, prunable), task=task)
 
 
 __all__ = ["dsi_prunable", "sparsity_by_prefix", "tensor_sparsity", "prune_recover", "PruneResult", "DSI_METHODS",
-           "gmp_schedule"]
+           "DSITask"]

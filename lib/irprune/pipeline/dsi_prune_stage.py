@@ -1,8 +1,8 @@
 """DSI pruning stage (``dsi_prune@<method>-<sparsity>-<seed>``): one cell of DSI's pruning grid.
 
 Loads the dense DSI checkpoint of the ``dsi`` stage (``models/dsi``), prunes it with one method of
-:data:`irprune.dsi.prune.DSI_METHODS` to one target sparsity while training on the same examples
-(train-prune-recover with one-shot magnitude pruning, or gradual magnitude pruning; ``dsi.prune``), retrieves the
+:data:`irprune.dsi.prune.DSI_METHODS` (the one cell layer's driver on :class:`irprune.dsi.prune.DSITask`) to one
+target sparsity while training on the same examples (train-prune-recover with one-shot magnitude pruning, or gradual magnitude pruning; ``dsi.prune``), retrieves the
 test queries by constrained beam search, evaluates on the indexed subset (as the dense stage does), and writes
 into ``runs/dsi_prune/<method>-<sparsity>-<seed>/``:
 
@@ -39,7 +39,7 @@ from ..evaluation import EvalConfig
 from ..io import atomic_write_json
 from ..models.device import select_device
 from ..pruning import PruningLog, nonzero_params
-from ..pruning.sparsity import check_sparsity
+from ..pruning.driver import check_cell
 from ..cells.schema import make_cell, write_cell
 from ..runs import write_trec_run
 from . import dsi_stage
@@ -93,8 +93,7 @@ def run(cfg: DSIPruneStage, method: str, sparsity: float, seed: int, *, dataset_
         checkpoint_dir: Path = dsi_stage.CHECKPOINT, out_root: Path = RUN_ROOT) -> DSIPruneResult:
     """Prune, recover, retrieve and evaluate one cell; write its files (module docstring)."""
     t0 = time.perf_counter()
-    DSI_METHODS.get(method)                       # an unknown method lists the known ones before any work
-    sparsity, seed = check_sparsity(sparsity), int(seed)
+    sparsity, seed = check_cell(method, sparsity, DSI_METHODS, "DSI"), int(seed)   # before any work
     c = cfg.dsi
     if c.train.threads:
         torch.set_num_threads(c.train.threads)
@@ -123,17 +122,24 @@ def run(cfg: DSIPruneStage, method: str, sparsity: float, seed: int, *, dataset_
     dense_prunable = sum(p.numel() for p in prunable.values())
     dense_total = model.num_parameters()
     tcfg = dataclasses.replace(c.train, seed=seed)
+    test_queries = ds.split("test").queries
+
+    def evaluate(m: Any) -> dict[str, Any]:
+        r = retrieve(m, test_queries, c.retrieve.beam_size, batch_size=c.retrieve.batch_size,
+                     max_query_tokens=c.train.query_max_tokens, device=select_device(c.train.device))
+        agg, per = dsi_stage.score(qrels["test"], r, ecfg)
+        return {"metrics": agg, "per_query": per, "run": r}
+
     plog = PruningLog()
     res = prune_recover(model, sparsity, ex, tcfg, c.prune, method=method, dev=dev, beam_size=c.retrieve.beam_size,
-                        relevance_level=ecfg.relevance_level, pruning_log=plog)
+                        relevance_level=ecfg.relevance_level, pruning_log=plog, evaluator=evaluate)
     prune_s = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     out = cell_dir(method, sparsity, seed, out_root)
-    r = retrieve(model, ds.split("test").queries, c.retrieve.beam_size, batch_size=c.retrieve.batch_size,
-                 max_query_tokens=c.train.query_max_tokens, device=select_device(c.train.device))
-    write_trec_run(r, out / "test.trec", tag=f"dsi-{cell_id(method, sparsity, seed)}")
-    agg, per = dsi_stage.score(qrels["test"], r, ecfg)
+    evaluated = res.task.evaluate()
+    agg, per = evaluated["metrics"], evaluated["per_query"]
+    write_trec_run(evaluated["run"], out / "test.trec", tag=f"dsi-{cell_id(method, sparsity, seed)}")
     eval_s = time.perf_counter() - t1
     atomic_write_json(out / "per_query.json", {"test": per})
     nonzero = nonzero_params(model.t5)

@@ -21,13 +21,12 @@ import torch
 from .. import paths
 from ..data.store import read_dataset
 from ..errors import DataFormatError
-from ..evaluation import evaluate
 from ..io import atomic_write_json
 from ..models import load_checkpoint
 from ..prune_cell import run_cell
-from ..pruning import current_mask, fold, is_structured, pqi_global, prunable_parameters, sparsity_report
+from ..pruning import current_mask, fold, pqi_global, prunable_parameters, sparsity_report
+from ..pruning.methods import is_structured
 from ..cells.schema import cost_columns, make_cell, write_cell
-from ..rerank import rerank
 from ..runs import read_trec_run, write_trec_run
 from ..training import build_pool
 from .bm25_stage import eval_config_for
@@ -82,7 +81,9 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
     train = ds.splits["train"]
     pool = build_pool(train.queries, train.qrels, bm25["train"], ds.corpus, depth=tcfg.negative_depth)
 
-    cell = run_cell(net, method, sparsity, seed, cfg.prune, tcfg, pool)
+    cell = run_cell(net, method, sparsity, seed, cfg.prune, tcfg, pool, corpus=ds.corpus,
+                    eval_data={s: (ds.splits[s].queries, ds.splits[s].qrels, bm25[s]) for s in cfg.prune.eval_splits},
+                    eval_config=lambda qrels: eval_config_for(qrels, cfg.evaluation))
     mask = current_mask(net)
     if is_structured(method):   # weights removed from the model count as pruned
         kept = sum(p.numel() for p in prunable_parameters(net, ("linear",), exclude).values())
@@ -103,13 +104,8 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
     run_dir = paths.prune_run_dir(cid)
     metrics: dict[str, dict[str, float]] = {}
     per_query: dict[str, Any] = {}
-    for split in cfg.prune.eval_splits:
-        s = ds.splits[split]
-        ranking = rerank(net, s.queries, ds.corpus, bm25[split], depth=tcfg.eval_depth, keep_rest=True,
-                         batch_size=tcfg.batch_size_eval)
+    for split, (ranking, res) in cell.task.rankings().items():
         write_trec_run(ranking, run_dir / f"{split}.trec", tag=f"{model}-{method}-{sparsity}")
-        ecfg = eval_config_for(s.qrels, cfg.evaluation)
-        res = evaluate(s.qrels, ranking, ecfg)
         metrics[split] = res.metrics()
         per_query[split] = res.per_query
     atomic_write_json(run_dir / "per_query.json", per_query)

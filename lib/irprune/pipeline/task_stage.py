@@ -24,7 +24,9 @@ from ..errors import ConfigError, DataFormatError
 from ..io import atomic_write_json
 from ..paths import TASK_RECORDS
 from ..pruning import save_plain
-from ..tasks.cell import TASK_METHODS, CellResult, TaskPruningConfig, run_cell, schema_cell
+from ..pruning.driver import check_cell
+from ..tasks.cell import (TASK_METHODS, CellResult, TaskPruningConfig, fine_tunes_dense, run_cell,
+                          schema_cell)
 from ..tasks.classification.task import ClassificationTaskConfig
 from ..tasks.registry import build_task
 from ..tasks.translation.task import TranslationTaskConfig
@@ -155,19 +157,17 @@ def run(cfg: TaskStage, task: str, model: str, method: str, sparsity: float, see
     sparsity, seed = float(sparsity), int(seed)
     if tcfg.num_threads is not None:
         torch.set_num_threads(tcfg.num_threads)
-    TASK_METHODS.get(method)
+    check_cell(method, sparsity, TASK_METHODS, task)    # a bad method or sparsity stops before any work
     bundle = build_task(task, tcfg)
     if model not in bundle.models:
         raise ConfigError(f"model {model!r} is not in tasks.{task}.models = {list(bundle.models)}; add it there")
-    kind = TASK_METHODS.get(method)
-    needs_dense = kind == "gmp" or (kind == "oneshot" and tcfg.pruning.prune_at == "dense")
     dense = None
-    if needs_dense:
+    if fine_tunes_dense(method, tcfg.pruning):
         reference = {k: v for k, v in bundle.build_model(model, seed).state_dict().items()}
         dense = _load_dense(dense_weights_path(task, model, seed), reference,
                             stage=f"task_dense@{pair_name(task, model)}-{seed}")
     result = run_cell(bundle, model, method, float(sparsity), int(seed), tcfg.pruning, dense_state=dense)
-    if kind == "dense":
+    if method == "dense":
         save_plain(result.model, dense_weights_path(task, model, seed))
     record: dict[str, Any] = {**result.record, "data": bundle.describe(),
                               "epoch_loss": result.history.epoch_loss}

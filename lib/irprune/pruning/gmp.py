@@ -16,12 +16,13 @@ from .prunable import prunable_parameters
 from .schedules import _check_steps, cubic_sparsity, is_update_step
 from .scorers import magnitude
 from .select import masks_from_scores
+from .sparsity import check_sparsity
 
 
 @frozen
 class GMPConfig:
     initial_sparsity: float = param(0.0, ge=0.0, lt=1.0, doc="s_i, sparsity at start_step")
-    final_sparsity: float = param(0.9, ge=0.0, lt=1.0, doc="s_f, sparsity from end_step on")
+    sparsity: float = param(0.9, doc="s_f, the target sparsity, from end_step on")
     start_step: int = param(0, ge=0, doc="t0, first mask update (optimizer steps)")
     end_step: int = param(1000, ge=0, doc="t0 + n*dt, last mask update")
     frequency: int = param(100, ge=1, doc="dt, steps between mask updates")
@@ -29,9 +30,10 @@ class GMPConfig:
 
     def validate(self) -> None:
         _check_steps(self.start_step, self.end_step, self.frequency)
-        if self.initial_sparsity > self.final_sparsity:
-            raise ConfigError(f"gmp.initial_sparsity = {self.initial_sparsity} exceeds final_sparsity = "
-                              f"{self.final_sparsity}; expected initial <= final")
+        check_sparsity(self.sparsity, "gmp.sparsity")
+        if self.initial_sparsity > self.sparsity:
+            raise ConfigError(f"gmp.initial_sparsity = {self.initial_sparsity} exceeds sparsity = "
+                              f"{self.sparsity}; expected initial_sparsity <= sparsity")
 
 
 class GradualPruner:
@@ -51,7 +53,7 @@ class GradualPruner:
 
     def target(self, global_step: int) -> float:
         c = self.cfg
-        return cubic_sparsity(global_step, c.initial_sparsity, c.final_sparsity, c.start_step, c.end_step,
+        return cubic_sparsity(global_step, c.initial_sparsity, c.sparsity, c.start_step, c.end_step,
                               c.frequency)
 
     def step(self, global_step: int) -> bool:

@@ -5,10 +5,10 @@ straight-through estimator), updated by :meth:`MovementPruner.accumulate` after 
 ``optimizer.step()``; :meth:`MovementPruner.step` (after the optimizer step) updates masks on schedule.
 
 * ``hard``: keep the top-k of ``S``; the kept fraction follows the cubic schedule of Zhu & Gupta (as the paper
-  does, Sec. 6) from ``initial_sparsity`` to ``final_sparsity``.
+  does, Sec. 6) from ``initial_sparsity`` to ``sparsity`` (the target).
 * ``soft``: keep ``S > τ`` with the L1 regulariser ``λ Σ σ(S)`` of the paper (Eq. 5), applied explicitly to the
   score update: ``S ← S - α_S (∂L/∂W ⊙ W + λ σ(S)(1 - σ(S)))``.  The paper reaches a sparsity by tuning λ;
-  to hit a target exactly we *calibrate* τ at ``end_step`` to the quantile of ``S`` giving ``final_sparsity``
+  to hit a target exactly we *calibrate* τ at ``end_step`` to the quantile of ``S`` giving ``sparsity``
   (``calibrate_final``); the calibrated τ is stored in ``MovementPruner.tau``.
 
 Deviation, documented: the paper's straight-through estimator lets pruned weights return; here masks only shrink
@@ -31,13 +31,14 @@ from .pqi import PruningLog
 from .prunable import prunable_parameters
 from .schedules import _check_steps, cubic_sparsity, is_update_step
 from .select import masks_from_scores
+from .sparsity import check_sparsity
 
 
 @frozen
 class MovementConfig:
     mode: Literal["hard", "soft"] = param("hard")
     initial_sparsity: float = param(0.0, ge=0.0, lt=1.0)
-    final_sparsity: float = param(0.9, ge=0.0, lt=1.0)
+    sparsity: float = param(0.9, doc="the target sparsity, from end_step on")
     start_step: int = param(0, ge=0)
     end_step: int = param(1000, ge=0)
     frequency: int = param(100, ge=1)
@@ -45,13 +46,14 @@ class MovementConfig:
     score_lr: float = param(1.0, gt=0.0, doc="α_S, the scores' learning rate")
     soft_threshold: float = param(0.0, doc="τ for soft movement")
     soft_lambda: float = param(0.0, ge=0.0, doc="λ of the L1 regulariser on sigmoid(S) (soft only)")
-    calibrate_final: bool = param(True, doc="soft: choose τ at end_step so the sparsity is final_sparsity")
+    calibrate_final: bool = param(True, doc="soft: choose τ at end_step so the sparsity is the target")
 
     def validate(self) -> None:
         _check_steps(self.start_step, self.end_step, self.frequency)
-        if self.initial_sparsity > self.final_sparsity:
-            raise ConfigError(f"movement.initial_sparsity = {self.initial_sparsity} exceeds final_sparsity = "
-                              f"{self.final_sparsity}; expected initial <= final")
+        check_sparsity(self.sparsity, "movement.sparsity")
+        if self.initial_sparsity > self.sparsity:
+            raise ConfigError(f"movement.initial_sparsity = {self.initial_sparsity} exceeds sparsity = "
+                              f"{self.sparsity}; expected initial_sparsity <= sparsity")
 
 
 class MovementPruner:
@@ -89,7 +91,7 @@ class MovementPruner:
         installed = current_mask(self.model)
         current = Mask({n: installed[n] for n in self.prunable}) if set(self.prunable) <= set(installed) else None
         if c.mode == "hard" or (c.calibrate_final and global_step >= c.end_step):
-            target = cubic_sparsity(global_step, c.initial_sparsity, c.final_sparsity, c.start_step, c.end_step,
+            target = cubic_sparsity(global_step, c.initial_sparsity, c.sparsity, c.start_step, c.end_step,
                                     c.frequency)
             self.mask = masks_from_scores(self.scores, target, scope=c.scope, current=current)
             if c.mode == "soft":

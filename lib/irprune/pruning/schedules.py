@@ -41,6 +41,28 @@ def is_update_step(step: int, start: int, end: int, frequency: int) -> bool:
     return start <= step <= end and (step - start) % frequency == 0
 
 
+def gmp_steps(total_steps: int, start_frac: float, end_frac: float, updates: int, *, origin: int = 0,
+              fill: bool = False) -> tuple[int, int, int]:
+    """The update steps of GMP's cubic schedule (Zhu & Gupta 2017, Eq. 1: ``t0``, ``t0 + nΔt``, ``Δt``) inside a
+    training run of ``total_steps`` optimizer steps: ``(t0, t0 + nΔt, Δt)``.
+
+    ``t0 = max(origin, ⌊start_frac·T⌋)`` and ``Δt = max(1, ⌊(⌊end_frac·T⌋ - ⌊start_frac·T⌋) / updates⌋)``;
+    ``n = updates``, or with ``fill`` as many steps ``Δt`` as fit before ``⌊end_frac·T⌋`` (at least ``updates``).
+    ``origin`` is the first step a training loop's hook sees (0 where the driver updates before the first
+    optimizer step, 1 where the loop only calls back after steps 1, 2, ...).
+    """
+    if total_steps < 0 or updates < 1 or not 0.0 <= start_frac < end_frac <= 1.0:
+        raise ConfigError(f"GMP schedule over {total_steps} steps with start_frac = {start_frac}, end_frac = "
+                          f"{end_frac}, updates = {updates}: expected steps >= 0, updates >= 1 and "
+                          "0 <= start_frac < end_frac <= 1")
+    start = int(start_frac * total_steps)
+    span = max(1, int(end_frac * total_steps) - start)
+    frequency = max(1, span // updates)
+    n = max(1, span // frequency) if fill else updates
+    first = max(origin, start)
+    return first, first + n * frequency, frequency
+
+
 def exponential_density(round_k: int, rounds: int, final_density: float) -> float:
     """SynFlow's iterative schedule (Tanaka et al., 2020, Algorithm 1): density after round k of n is
     ``final_density ** (k / n)`` (compression raised exponentially), k = 1..n."""
@@ -60,4 +82,4 @@ def imp_sparsity(round_k: int, rate: float) -> float:
     return 1.0 - (1.0 - rate) ** round_k
 
 
-__all__ = ["cubic_sparsity", "is_update_step", "exponential_density", "imp_sparsity"]
+__all__ = ["cubic_sparsity", "is_update_step", "gmp_steps", "exponential_density", "imp_sparsity"]

@@ -1,6 +1,8 @@
 """One cell of the cross-task grid: (task, model, method, target sparsity, seed) -> a trained model and metrics.
 
-Protocols (the pruning kernels are :mod:`irprune.pruning`'s, shared with the rankers):
+:class:`TaskCell` is the adapter of the classification, translation and vision tasks for the one cell layer
+(:func:`irprune.pruning.driver.run_method` runs the registered procedures of :mod:`irprune.pruning.methods`);
+:func:`run_cell` builds the model, calls the driver and writes the record.  Protocols:
 
 * ``dense``: train from the seeded initialisation for ``train.epochs``.
 * one-shot scorers (``magnitude random snip grasp synflow``), ``prune_at: init`` (the protocol of the GraSP/NLP
@@ -10,8 +12,9 @@ Protocols (the pruning kernels are :mod:`irprune.pruning`'s, shared with the ran
   mask fixed.  ``prune_at: dense``: score the trained dense model, mask, fine-tune
   for ``train.finetune_epochs``.
 * ``gmp``: Zhu & Gupta (2017) gradual magnitude pruning while fine-tuning the dense model for
-  ``train.finetune_epochs``; ``gmp_updates`` cubic-schedule mask updates between ``gmp_start_frac`` and
-  ``gmp_end_frac`` of the steps.
+  ``train.finetune_epochs``; cubic-schedule mask updates every ``Δt`` between ``gmp.start_frac`` and
+  ``gmp.end_frac`` of the steps (``Δt`` from ``gmp.updates``; :func:`irprune.pruning.schedules.gmp_steps` with
+  ``fill``: the loop calls back from step 1 and updates every ``Δt`` up to ``end_frac``).
 
 Reported: sparsity as the fraction of prunable weights the mask removes (overall and per tensor), the GraSP/NLP
 report's compression notation ``c = -log10(density)`` and the ratio ``1/density`` (:mod:`irprune.pruning.sparsity`,
@@ -21,7 +24,7 @@ the one tested place), FLOPs (2 x MACs, embedding lookups 0) dense and sparse (:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,17 +33,17 @@ from torch import nn
 
 from ..config import frozen, param
 from ..errors import ConfigError
-from ..pruning import GMPConfig, GradualPruner, Mask, current_mask, load_plain_state_dict, prune_oneshot
+from ..pruning import GMPSchedule, Mask, MethodSettings, ScoreContext, load_plain_state_dict
+from ..pruning.cell import TrainHooks
+from ..pruning.driver import check_cell, run_method
+from ..pruning.methods import ONESHOT
 from ..pruning.prunable import nonzero_params
-from ..pruning.sparsity import (check_sparsity, compression_from_density, compression_ratio,
-                                density_from_sparsity)
-from ..registry import Registry
+from ..pruning.settings import SYNFLOW_ROUNDS
+from ..pruning.sparsity import compression_from_density, compression_ratio, density_from_sparsity
 from .base import TaskBundle
 from .common import TrainHistory, fit, seed_everything
 from .flops import count_macs
 from .prune import prunable_zeros, task_prunable
-
-Method = Literal["dense", "magnitude", "random", "snip", "grasp", "synflow", "gmp"]
 
 
 @frozen
@@ -54,25 +57,81 @@ class TaskPruningConfig:
         ("linear", "embedding", "conv"), nonempty=True,
         doc="kinds of weights pruned (the GraSP/NLP report pruned [linear] only; conv: the vision models' kernels)")
     score_batches: int = param(4, ge=1, doc="training batches summed by SNIP and GraSP")
-    synflow_rounds: int = param(20, ge=1, doc="SynFlow's iterative rounds (exponential schedule)")
+    synflow_rounds: int = param(SYNFLOW_ROUNDS, ge=1, doc="SynFlow's iterative rounds (Tanaka et al. 2020: 100)")
     grasp_temperature: float = param(200.0, gt=0, doc="GraSP reference implementation's T")
-    gmp_start_frac: float = param(0.0, ge=0, lt=1, doc="GMP: first mask update at this fraction of the steps")
-    gmp_end_frac: float = param(0.7, gt=0, le=1, doc="GMP: final sparsity reached at this fraction")
-    gmp_updates: int = param(10, ge=1, doc="GMP: number of mask updates after the first")
+    gmp: GMPSchedule = param(GMPSchedule, doc="GMP (fine-tunes the dense model): when it prunes")
 
-    def validate(self) -> None:
-        if self.gmp_end_frac <= self.gmp_start_frac:
-            raise ConfigError(f"params.yaml: tasks.pruning.gmp_end_frac = {self.gmp_end_frac} must exceed "
-                              f"gmp_start_frac = {self.gmp_start_frac}")
+    def settings(self) -> MethodSettings:
+        return MethodSettings(scope=self.scope, score_batches=self.score_batches, synflow_rounds=self.synflow_rounds,
+                              grasp_temperature=self.grasp_temperature, gmp=self.gmp)
 
 
-ONESHOT = ("magnitude", "random", "snip", "grasp", "synflow")
-#: method name -> protocol (explicit; the report's palette knows each name)
-TASK_METHODS: Registry[str] = Registry("task pruning method")
-TASK_METHODS.add("dense", "dense")
-for _m in ONESHOT:
-    TASK_METHODS.add(_m, "oneshot")
-TASK_METHODS.add("gmp", "gmp")
+#: what the cross-task cells run (names of :data:`irprune.pruning.methods.METHODS`; the report's palette knows each)
+TASK_METHODS: tuple[str, ...] = ("dense", *ONESHOT, "gmp")
+
+
+def fine_tunes_dense(method: str, pcfg: TaskPruningConfig) -> bool:
+    """Whether ``method`` starts from the trained dense model (GMP, and one-shot scorers with ``prune_at: dense``)."""
+    return method == "gmp" or (method in ONESHOT and pcfg.prune_at == "dense")
+
+
+@dataclass
+class TaskCell:
+    """The adapter (:class:`irprune.pruning.cell.TaskAdapter`) of one task bundle's model: trains ``epochs`` with
+    the bundle's batches and loss (:func:`irprune.tasks.common.fit`), scores on its batches, evaluates on its test
+    split."""
+
+    bundle: TaskBundle
+    model: nn.Module
+    cfg: TaskPruningConfig
+    seed: int
+    epochs: int
+    epochs_key: str = "epochs"
+    methods: tuple[str, ...] = TASK_METHODS
+    config_key: str = "tasks.pruning"
+    gmp_origin: int = 1                      # fit() calls back after optimizer steps 1, 2, ...
+    gmp_fill: bool = True
+    history: TrainHistory = field(default_factory=TrainHistory)
+    _steps: int | None = None
+
+    @property
+    def family(self) -> str:
+        return self.bundle.task
+
+    @property
+    def budget_key(self) -> str:
+        return f"tasks.{self.bundle.task}.train.{self.epochs_key}"
+
+    @property
+    def settings(self) -> MethodSettings:
+        return self.cfg.settings()
+
+    def prunable(self, kinds: tuple[str, ...] | None = None) -> dict[str, nn.Parameter]:
+        return task_prunable(self.model, self.cfg.include if kinds is None else kinds)
+
+    def train_steps(self) -> int:
+        if self._steps is None:
+            steps = len(self.bundle.batches(0, self.seed)) * self.epochs
+            max_steps = self.bundle.cfg.train.max_steps  # type: ignore[attr-defined]
+            self._steps = steps if max_steps is None else min(steps, max_steps)
+        return self._steps
+
+    def train(self, hooks: TrainHooks, steps: int | None = None) -> TrainHistory:
+        if steps is not None or hooks.after_backward is not None:
+            raise ConfigError(f"{self.family} cells train whole epochs with an after-step hook only; "
+                              f"run one of {', '.join(self.methods)}")
+        self.history = fit(self.model, lambda e: self.bundle.batches(e, self.seed), self.bundle.loss,
+                           self.bundle.cfg.train, self.bundle.device,  # type: ignore[attr-defined]
+                           epochs=self.epochs, after_step=hooks.after_step)
+        return self.history
+
+    def score_context(self, data: bool) -> ScoreContext:
+        ctx = self.bundle.score_context(self.seed, self.cfg.score_batches)   # built for every scorer, as always
+        ctx.grasp_temperature = self.cfg.grasp_temperature
+        return ctx
+
+    def evaluate(self) -> dict[str, Any]:
+        return self.bundle.evaluate(self.model)
 
 
 @dataclass
@@ -86,27 +145,13 @@ class CellResult:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def _gmp_config(pcfg: TaskPruningConfig, total_steps: int, sparsity: float) -> GMPConfig:
-    start = int(pcfg.gmp_start_frac * total_steps)
-    span = max(1, int(pcfg.gmp_end_frac * total_steps) - start)
-    freq = max(1, span // pcfg.gmp_updates)
-    n = max(1, span // freq)
-    return GMPConfig(initial_sparsity=0.0, final_sparsity=sparsity, start_step=max(1, start),
-                     end_step=max(1, start) + n * freq, frequency=freq, scope=pcfg.scope)
-
-
 def run_cell(task: TaskBundle, model_name: str, method: str, sparsity: float, seed: int,
              pcfg: TaskPruningConfig = TaskPruningConfig(),
              dense_state: Mapping[str, torch.Tensor] | None = None) -> CellResult:
     """Train and evaluate one cell; ``dense_state`` (the dense model's plain state_dict) is needed by ``gmp``
     and by one-shot methods with ``prune_at: dense``."""
-    kind = TASK_METHODS.get(method)
-    sparsity = check_sparsity(sparsity, "target_sparsity")
-    if kind == "dense" and sparsity != 0.0:
-        raise ConfigError(f"method 'dense' has target sparsity 0, got {sparsity}")
-    if kind != "dense" and sparsity == 0.0:
-        raise ConfigError(f"method {method!r} at target sparsity 0 is the dense model; use method 'dense'")
-    from_dense = kind == "gmp" or (kind == "oneshot" and pcfg.prune_at == "dense")
+    sparsity = check_cell(method, sparsity, TASK_METHODS, task.task)
+    from_dense = fine_tunes_dense(method, pcfg)
     if from_dense and dense_state is None:
         raise ConfigError(f"method {method!r} (prune_at={pcfg.prune_at}) fine-tunes the dense model: pass "
                           "dense_state (run the dense cell of this task/model/seed first)")
@@ -115,31 +160,13 @@ def run_cell(task: TaskBundle, model_name: str, method: str, sparsity: float, se
     model = task.build_model(model_name, seed)
     if from_dense:
         load_plain_state_dict(model, dense_state)  # type: ignore[arg-type]
-    prunable = task_prunable(model, pcfg.include)
     train_cfg = task.cfg.train  # type: ignore[attr-defined]
     epochs = train_cfg.finetune_epochs if from_dense else train_cfg.epochs
-    batches: Callable[[int], list[Any]] = lambda e: task.batches(e, seed)  # noqa: E731
-    after_step = None
-    mask: Mask | None = None
-    t_prune = 0.0
-    if kind == "oneshot":
-        tp = time.perf_counter()
-        ctx = task.score_context(seed, pcfg.score_batches)
-        ctx.grasp_temperature = pcfg.grasp_temperature
-        rounds = pcfg.synflow_rounds if method == "synflow" else 1
-        mask = prune_oneshot(model, method, sparsity, scope=pcfg.scope, prunable=prunable, ctx=ctx, rounds=rounds)
-        t_prune = time.perf_counter() - tp
-    elif kind == "gmp":
-        steps = len(task.batches(0, seed)) * epochs
-        if train_cfg.max_steps is not None:
-            steps = min(steps, train_cfg.max_steps)
-        pruner = GradualPruner(model, _gmp_config(pcfg, steps, sparsity), prunable=prunable)
-        after_step = pruner.step
-    history = fit(model, batches, task.loss, train_cfg, task.device, epochs=epochs, after_step=after_step)
-    if kind == "gmp":
-        installed = current_mask(model)
-        mask = Mask({n: installed[n] for n in prunable}) if installed else None
-    metrics = task.evaluate(model)
+    adapter = TaskCell(task, model, pcfg, seed, epochs, "finetune_epochs" if from_dense else "epochs")
+    cell = run_method(adapter, method, sparsity, seed)
+    history, mask, prunable = adapter.history, cell.mask, cell.prunable
+    t_prune = 0.0 if method == "dense" else time.perf_counter() - t0 - history.wall_time_s
+    metrics = adapter.evaluate()
     macs = count_macs(model, task.mac_example())
     achieved = mask.sparsity if mask is not None else 0.0
     zeros, n_prunable = prunable_zeros(prunable, model)
@@ -156,7 +183,7 @@ def run_cell(task: TaskBundle, model_name: str, method: str, sparsity: float, se
         "total_params": total, "prunable_params": n_prunable, "nonzero_params": nonzero_params(model),
         "flops_dense": macs.flops_dense, "flops_sparse": macs.flops_sparse, "flop_sparsity": macs.flop_sparsity,
         "epochs": epochs, "steps": history.steps, "train_time_s": history.wall_time_s, "prune_time_s": t_prune,
-        "prune_at": ("dense" if from_dense else "init") if kind != "dense" else None,
+        "prune_at": ("dense" if from_dense else "init") if method != "dense" else None,
         # per-tensor share of weights removed: shows layer collapse (Tanaka et al. 2020) of a global ranking
         "tensor_sparsity": {row["name"]: row["sparsity"] for row in mask.report()} if mask is not None else {},
         "wall_time_s": time.perf_counter() - t0,
@@ -171,4 +198,5 @@ def schema_cell(record: Mapping[str, Any]) -> dict[str, Any]:
     return make_cell(**{k.replace("@", "_at_"): v for k, v in record.items() if k in COLUMNS})
 
 
-__all__ = ["TaskPruningConfig", "TASK_METHODS", "ONESHOT", "CellResult", "run_cell", "schema_cell"]
+__all__ = ["TaskPruningConfig", "TaskCell", "TASK_METHODS", "ONESHOT", "CellResult", "fine_tunes_dense", "run_cell",
+           "schema_cell"]
