@@ -1,0 +1,185 @@
+"""The one cell layer: every procedure a task runs, on a tiny model of every task (ranking, classification,
+translation, vision, DSI), through the one driver (irprune.pruning.driver.run_method) and that task's adapter.
+Per cell: the mask reaches the target over the prunable weights, masked weights read as exact zeros after the
+training that follows, and the task's evaluation runs.  Also: a method a task cannot run fails listing what it can,
+and the one GMP schedule's update steps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from irprune.config import from_mapping
+from irprune.errors import ConfigError, RegistryError
+from irprune.pruning import GMPSchedule, gmp_steps
+from irprune.pruning.driver import run_method
+from irprune.pruning.methods import METHODS, is_structured
+from irprune.pruning.prunable import effective_named_tensors
+
+TARGET = 0.6
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _check(cell, target: float = TARGET) -> None:
+    """Target reached over the prunable weights; masked weights exactly zero after training."""
+    mask = cell.mask if cell.mask is not None else cell.installed()
+    assert mask is not None and set(mask) == set(cell.prunable), cell.method
+    n = mask.numel
+    tol = 0.02 if cell.settings.scope == "layerwise" else 1.5 / n
+    if cell.method == "sap":                             # SAP's own count may stop short of the target
+        assert 0 < mask.sparsity <= target + 1 / n
+    else:
+        assert mask.sparsity == pytest.approx(target, abs=max(tol, 1.5 / n)), cell.method
+    eff = dict(effective_named_tensors(cell.model))
+    for name, keep in mask.items():
+        assert torch.count_nonzero(eff[name].detach()[~keep]) == 0, (cell.method, name)
+
+
+# --- ranking -------------------------------------------------------------------------------------------------------
+def _ranking(method: str, sparsity: float = TARGET):
+    from irprune.evaluation import EvalConfig
+    from irprune.models import build_model
+    from irprune.prune_cell import PruneConfig, RankingTask
+    from irprune.text import Vocab
+    from irprune.training import TrainConfig, build_pool
+
+    words = [f"w{i}" for i in range(30)]
+    corpus = {f"d{i}": " ".join(words[(i + j) % 30] for j in range(8)) for i in range(30)}
+    queries = {f"q{i}": f"{words[i]} {words[(i + 1) % 30]}" for i in range(8)}
+    qrels = {f"q{i}": {f"d{i}": 1} for i in range(8)}
+    cands = {f"q{i}": {f"d{(i + j) % 30}": 5.0 - j for j in range(5)} for i in range(8)}
+    pool = build_pool(queries, qrels, cands, corpus, depth=5)
+    vocab = Vocab.build(list(corpus.values()) + list(queries.values()))
+    tcfg = from_mapping(TrainConfig, {"negatives": 2, "negative_depth": 5, "batch_queries": 4, "lr": 0.001,
+                                      "device": "cpu", "threads": 1, "progress": False, "seed": 0})
+    pcfg = from_mapping(PruneConfig, {"recovery_steps": 6, "score_batches": 1, "synflow_rounds": 3, "imp_rounds": 2,
+                                      "sap_rounds": 2, "gmp": {"updates": 2}})
+    model = build_model("conv_knrm", {"embedding_dim": 8, "n_filters": 4, "max_ngram": 2, "n_kernels": 3}, vocab,
+                        seed=0)
+    task = RankingTask(model, pcfg, tcfg, pool, 0, corpus=corpus, eval_data={"test": (queries, qrels, cands)},
+                       eval_config=lambda q: EvalConfig(metrics=("mrr@10",)))
+    return task, run_method(task, method, sparsity, 0)
+
+
+@pytest.mark.parametrize("method", ["gmp", "magnitude", "random", "snip", "grasp", "synflow", "shuffled-snip",
+                                    "shuffled-grasp", "shuffled-synflow", "imp", "movement", "sap"])
+def test_ranking_procedures(method):
+    task, cell = _ranking(method)
+    _check(cell)
+    assert 0.0 <= task.evaluate()["test"]["mrr@10"] <= 1.0
+
+
+def test_a_method_the_task_cannot_run_lists_what_it_can():
+    with pytest.raises(RegistryError) as e:
+        _ranking("heads", 0.5)                        # conv_knrm has no attention heads
+    msg = str(e.value)
+    assert "'heads' cannot run on ranking" in msg and "gmp" in msg and "heads," not in msg
+    with pytest.raises(RegistryError, match="known pruning methods: dense"):
+        _ranking("obd", 0.5)
+    with pytest.raises(ConfigError, match="sparsity = 1.0"):
+        _ranking("gmp", 1.0)
+
+
+# --- classification, translation, vision ---------------------------------------------------------------------------
+def _bundle(family: str):
+    from irprune.tasks.classification import ClassificationTask, ClassificationTaskConfig
+    from irprune.tasks.translation import TranslationTask, TranslationTaskConfig
+    from irprune.tasks.vision.task import VisionTask, VisionTaskConfig
+
+    train = {"epochs": 1, "finetune_epochs": 1, "batch_size": 64, "device": "cpu", "max_steps": 4}
+    if family == "classification":
+        return ClassificationTask(from_mapping(ClassificationTaskConfig, {
+            "synthetic": {"n_train": 200, "n_test": 40}, "train": train})), "embedding_bag"
+    if family == "translation":
+        return TranslationTask(from_mapping(TranslationTaskConfig, {
+            "synthetic": {"n_train": 100, "n_test": 8},
+            "seq2seq": {"d_model": 16, "nhead": 2, "num_encoder_layers": 1, "num_decoder_layers": 1,
+                        "dim_feedforward": 32}, "train": train})), "seq2seq"
+    return VisionTask(from_mapping(VisionTaskConfig, {
+        "max_train": 128, "max_test": 32, "lenet": {"channels": [4, 8], "hidden": [16]}, "train": train})), "lenet"
+
+
+@pytest.fixture(scope="module")
+def bundles():
+    return {f: _bundle(f) for f in ("classification", "translation", "vision")}
+
+
+@pytest.mark.parametrize("family", ["classification", "translation", "vision"])
+@pytest.mark.parametrize("method", ["dense", "magnitude", "random", "snip", "grasp", "synflow", "gmp"])
+def test_task_procedures(bundles, family, method):
+    from irprune.tasks.cell import TaskCell, TaskPruningConfig
+
+    bundle, model_name = bundles[family]
+    torch.manual_seed(0)
+    model = bundle.build_model(model_name, 0)
+    pcfg = TaskPruningConfig(synflow_rounds=3, score_batches=1, gmp=GMPSchedule(updates=2))
+    task = TaskCell(bundle, model, pcfg, 0, epochs=1)
+    cell = run_method(task, method, 0.0 if method == "dense" else TARGET, 0)
+    if method == "dense":
+        assert cell.mask is None and task.history.steps > 0
+    else:
+        _check(cell)
+    metrics = task.evaluate()
+    assert bundle.primary_metric in metrics
+
+
+def test_tasks_fail_loudly_on_methods_they_cannot_run(bundles):
+    from irprune.tasks.cell import TASK_METHODS, TaskCell, TaskPruningConfig
+
+    bundle, model_name = bundles["vision"]
+    task = TaskCell(bundle, bundle.build_model(model_name, 0), TaskPruningConfig(), 0, epochs=1)
+    for method in set(METHODS.names()) - set(TASK_METHODS):
+        with pytest.raises(RegistryError, match="vision runs: dense, magnitude, random, snip, grasp, synflow, gmp"):
+            run_method(task, method, 0.5, 0)
+
+
+# --- DSI -----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["magnitude", "gmp"])
+def test_dsi_procedures(method):
+    from irprune.dsi.config import DSIIdConfig, DSIModelConfig, DSIPruneConfig, DSITrainConfig
+    from irprune.dsi.data import build_examples
+    from irprune.dsi.ids import build_ids
+    from irprune.dsi.model import build_model
+    from irprune.dsi.prune import DSITask
+    from irprune.dsi.retrieve import retrieve
+    from irprune.evaluation import EvalConfig
+    from irprune.pipeline.dsi_stage import score
+
+    corpus = {f"d{i}": f"w{i} w{(i + 1) % 12} w{(i + 3) % 12} topic{i % 3}" for i in range(12)}
+    queries = {f"q{i}": f"w{i} topic{i % 3}" for i in range(12)}
+    qrels = {f"q{i}": {f"d{i}": 1} for i in range(12)}
+    ids = build_ids(list(corpus), corpus, DSIIdConfig(scheme="atomic"))
+    model = build_model(DSIModelConfig(d_model=32, d_kv=8, d_ff=64, num_layers=1, num_decoder_layers=1),
+                        list(corpus.values()), ids, seed=0)
+    ex = build_examples(model.tokenizer.encode, corpus, list(corpus), queries, qrels, 16, 8)
+
+    def evaluate(m):
+        return score(qrels, retrieve(m, queries, 5), EvalConfig(metrics=("mrr@10",)))[0]
+
+    cfg = DSIPruneConfig(recovery_steps=6, gmp=GMPSchedule(updates=2))
+    task = DSITask(model, ex, DSITrainConfig(steps=6, batch_size=8, warmup_steps=1), cfg, {"log": None}, evaluate)
+    cell = run_method(task, method, TARGET, 0)
+    assert cell.recovery is not None and len(cell.recovery.losses) == 6
+    assert cell.settings.scope == "layerwise"
+    _check(cell)
+    assert "hits@10" in task.evaluate()
+    with pytest.raises(RegistryError, match="DSI runs: magnitude, gmp"):
+        run_method(task, "snip", 0.5, 0)
+
+
+# --- the one GMP schedule ------------------------------------------------------------------------------------------
+def test_gmp_steps_is_one_schedule_for_every_loop():
+    assert gmp_steps(100, 0.0, 0.7, 10) == (0, 70, 7)                # ranking / DSI: update at step 0, then n = 10
+    assert gmp_steps(126, 0.0, 0.7, 10, origin=1, fill=True) == (1, 89, 8)   # tasks: from step 1, every Δt to 70%
+    start, end, freq = gmp_steps(126, 0.0, 0.7, 10)
+    assert (end - start) // freq == 10
+    with pytest.raises(ConfigError, match="start_frac < end_frac"):
+        gmp_steps(10, 0.5, 0.5, 2)
+    assert all(not is_structured(m) for m in ("gmp", "magnitude")) and is_structured("heads")
