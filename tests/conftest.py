@@ -17,3 +17,15 @@ def shared_data() -> Path:
         pytest.skip(f"real collections not found at {SHARED_DATA} (set IRPRUNE_SHARED_DATA or place shared/ "
                     "beside the project); these tests read real files and cannot run without them")
     return SHARED_DATA
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models train fastest (and deterministically) on one thread, above all on a busy machine; a module
+    uses it with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -19,12 +19,7 @@ from irprune.pruning.prunable import effective_named_tensors
 TARGET = 0.6
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _check(cell, target: float = TARGET) -> None:
@@ -45,25 +40,14 @@ def _check(cell, target: float = TARGET) -> None:
 # --- ranking -------------------------------------------------------------------------------------------------------
 def _ranking(method: str, sparsity: float = TARGET):
     from irprune.evaluation import EvalConfig
-    from irprune.models import build_model
     from irprune.prune_cell import PruneConfig, RankingTask
-    from irprune.text import Vocab
-    from irprune.training import TrainConfig, build_pool
+    from test_prune_cell import ranking_data, tiny
 
-    words = [f"w{i}" for i in range(30)]
-    corpus = {f"d{i}": " ".join(words[(i + j) % 30] for j in range(8)) for i in range(30)}
-    queries = {f"q{i}": f"{words[i]} {words[(i + 1) % 30]}" for i in range(8)}
-    qrels = {f"q{i}": {f"d{i}": 1} for i in range(8)}
-    cands = {f"q{i}": {f"d{(i + j) % 30}": 5.0 - j for j in range(5)} for i in range(8)}
-    pool = build_pool(queries, qrels, cands, corpus, depth=5)
-    vocab = Vocab.build(list(corpus.values()) + list(queries.values()))
-    tcfg = from_mapping(TrainConfig, {"negatives": 2, "negative_depth": 5, "batch_queries": 4, "lr": 0.001,
-                                      "device": "cpu", "threads": 1, "progress": False, "seed": 0})
+    d = ranking_data()
     pcfg = from_mapping(PruneConfig, {"recovery_steps": 6, "score_batches": 1, "synflow_rounds": 3, "imp_rounds": 2,
                                       "sap_rounds": 2, "gmp": {"updates": 2}})
-    model = build_model("conv_knrm", {"embedding_dim": 8, "n_filters": 4, "max_ngram": 2, "n_kernels": 3}, vocab,
-                        seed=0)
-    task = RankingTask(model, pcfg, tcfg, pool, 0, corpus=corpus, eval_data={"test": (queries, qrels, cands)},
+    task = RankingTask(tiny(d["vocab"]), pcfg, d["tcfg"], d["pool"], 0, corpus=d["corpus"],
+                       eval_data={"test": (d["queries"], d["qrels"], d["cands"])},
                        eval_config=lambda q: EvalConfig(metrics=("mrr@10",)))
     return task, run_method(task, method, sparsity, 0)
 

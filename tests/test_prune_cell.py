@@ -25,8 +25,9 @@ from irprune.training import TrainConfig, build_pool
 STRUCTURED = {"heads", "structured"}                 # monoBERT only; tests/test_engines.py runs 'structured'
 
 
-@pytest.fixture(scope="module")
-def setup():
+def ranking_data() -> dict:
+    """A 30-document collection, 8 judged queries with 5 candidates each, its training pool, vocabulary and a
+    one-thread CPU training config."""
     words = [f"w{i}" for i in range(30)]
     corpus = {f"d{i}": " ".join(words[(i + j) % 30] for j in range(8)) for i in range(30)}
     queries = {f"q{i}": f"{words[i]} {words[(i + 1) % 30]}" for i in range(8)}
@@ -36,7 +37,14 @@ def setup():
     vocab = Vocab.build(list(corpus.values()) + list(queries.values()))
     tcfg = from_mapping(TrainConfig, {"negatives": 2, "negative_depth": 5, "batch_queries": 4, "lr": 0.001,
                                       "device": "cpu", "threads": 1, "progress": False, "seed": 0})
-    return vocab, tcfg, pool
+    return {"corpus": corpus, "queries": queries, "qrels": qrels, "cands": cands, "pool": pool, "vocab": vocab,
+            "tcfg": tcfg}
+
+
+@pytest.fixture(scope="module")
+def setup():
+    d = ranking_data()
+    return d["vocab"], d["tcfg"], d["pool"]
 
 
 def tiny(vocab):

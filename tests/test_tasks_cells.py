@@ -21,12 +21,7 @@ from irprune.tasks.translation import (GrammarConfig, Seq2SeqConfig, Seq2SeqTran
                                        TranslationTaskConfig)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_grasp_compression_notation():

@@ -20,13 +20,7 @@ from irprune.tasks.classification import (ClassificationTask, ClassificationTask
 from irprune.tasks.common import TaskTrainConfig, fit
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models train fastest (and deterministically) on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_ag_news_real_test_csv(shared_data):

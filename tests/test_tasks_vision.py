@@ -24,12 +24,7 @@ from irprune.tasks.vision.task import crop_flip
 pytest.importorskip("sklearn", reason="scikit-learn (requirements/lock.txt) ships the digits images")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -92,7 +92,7 @@ def _grid_shape(params: dict, section: str, problems: list[str]) -> bool:
 def _check_rankers_and_grid(params: dict, problems: list[str]) -> list[str]:
     """``rankers`` and ``grid``; returns the valid ranker names."""
     from .models.registry import MODELS
-    from .prune_cell import RANKING_METHODS
+    from .prune_cell import BERT_ONLY, RANKING_METHODS
 
     rankers = params.get("rankers")
     valid: list[str] = []
@@ -121,7 +121,7 @@ def _check_rankers_and_grid(params: dict, problems: list[str]) -> list[str]:
         if methods is not None:
             _check_names("grid", "methods", methods, RANKING_METHODS, problems, "pruning method")
             others = [m for m in models or [] if m != "monobert"]
-            for bert_only in ("heads", "structured"):
+            for bert_only in BERT_ONLY:
                 if bert_only in methods and others:
                     problems.append(f"params.yaml: grid.methods has {bert_only!r} (attention heads: monoBERT only) "
                                     f"but grid.models also has {', '.join(others)}; use {bert_only!r} in a grid of "

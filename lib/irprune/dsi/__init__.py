@@ -6,8 +6,8 @@
 * :mod:`.tokenizer`, :mod:`.model` -- tokenizers, the T5 model, checkpoints (safetensors).
 * :mod:`.data`, :mod:`.train` -- the indexed subset, multi-task training, the checkpoint rule.
 * :mod:`.retrieve` -- constrained beam search -> Run; Hits@k.
-* :mod:`.prune` -- pruning methods (registry ``DSI_METHODS``: train-prune-recover with one-shot magnitude, GMP)
-  and encoder/decoder sparsity.
+* :mod:`.prune` -- the DSI adapter of the one cell layer (``DSI_METHODS``: train-prune-recover with one-shot
+  magnitude, GMP) and encoder/decoder sparsity.
 
 Submodules are imported on use (this package imports neither torch nor transformers).
 """

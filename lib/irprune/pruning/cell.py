@@ -39,8 +39,8 @@ class TaskAdapter(Protocol):
 
     ``family`` names the task in errors; ``methods`` are the registered methods it can run; ``settings`` the
     procedures' knobs, read from the ``params.yaml`` section ``config_key``; ``budget_key`` the key that sets
-    :meth:`train_steps` (named when GMP's schedule does not fit); ``gmp_origin`` / ``gmp_fill`` place GMP's updates in its loop
-    (:func:`irprune.pruning.schedules.gmp_steps`).
+    :meth:`train_steps` (named when GMP's schedule does not fit); ``gmp_origin`` / ``gmp_fill`` place GMP's
+    updates in its loop (:func:`irprune.pruning.schedules.gmp_steps`).
     """
 
     family: str

@@ -46,7 +46,7 @@ def gmp_steps(total_steps: int, start_frac: float, end_frac: float, updates: int
     """The update steps of GMP's cubic schedule (Zhu & Gupta 2017, Eq. 1: ``t0``, ``t0 + nΔt``, ``Δt``) inside a
     training run of ``total_steps`` optimizer steps: ``(t0, t0 + nΔt, Δt)``.
 
-    ``t0 = max(origin, ⌊start_frac·T⌋)`` and ``Δt = max(1, ⌊(⌊end_frac·T⌋ - ⌊start_frac·T⌋) / updates⌋)``;
+    ``t0 = max(origin, ⌊start_frac·T⌋)``, ``Δt = max(1, ⌊(⌊end_frac·T⌋ - ⌊start_frac·T⌋) / updates⌋)``;
     ``n = updates``, or with ``fill`` as many steps ``Δt`` as fit before ``⌊end_frac·T⌋`` (at least ``updates``).
     ``origin`` is the first step a training loop's hook sees (0 where the driver updates before the first
     optimizer step, 1 where the loop only calls back after steps 1, 2, ...).

@@ -10,7 +10,8 @@ from ..heads import HeadPruningConfig, prune_heads_by_importance
 def heads(cell: Cell) -> None:
     """Remove the least important heads of ``cell.model.bert``, then train."""
     ctx = cell.task.score_context(True)
-    prune_heads_by_importance(cell.model.bert, ctx.batches, lambda m, b: ctx.criterion(ctx.forward_fn(cell.model, b), b),
+    prune_heads_by_importance(cell.model.bert, ctx.batches,
+                              lambda m, b: ctx.criterion(ctx.forward_fn(cell.model, b), b),
                               HeadPruningConfig(fraction=cell.sparsity))
     cell.train()
     return None
