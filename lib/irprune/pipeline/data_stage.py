@@ -19,6 +19,11 @@ def run(cfg: Any, out_dir: Path = paths.DATASET, card_path: Path = paths.DATASET
     card = dataset_card(ds)
     card["source"] = cfg.data.source
     card["skipped_lines"] = skips.total
+    pq = ds.meta.get("splits", {}).get("pseudo_queries")   # type: ignore[union-attr]
+    if pq:
+        card["pseudo_queries"] = {k: v for k, v in pq.items() if k != "passed_over"}
+    if ds.meta.get("read_notes"):
+        card["read_notes"] = ds.meta["read_notes"]
     atomic_write_json(skip_path, skips.as_dict())
     atomic_write_json(card_path, card)
     if skips.total:
