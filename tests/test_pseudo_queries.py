@@ -160,3 +160,27 @@ def test_bm25_on_ict_training_queries_is_far_from_perfect(shared_data: Path, tmp
         test_mrr = res.metrics["test"]["mrr@10"]
         assert test_mrr == pytest.approx(mrr.setdefault("test", test_mrr))    # the evaluated collection is the same
     assert mrr["sentence"] > 0.95 and mrr["ict"] < 0.75
+
+
+def test_training_reads_positives_and_negatives_from_the_train_view() -> None:
+    """Every stage building a training pool passes the train split's view (ICT positives without their sentence),
+    and the pool's pairs then carry those texts."""
+    import ast
+
+    from irprune.data.types import RetrievalDataset
+    from irprune.training.sampling import build_pool
+
+    root = Path(__file__).resolve().parents[1] / "lib" / "irprune"
+    calls = [(f.name, n) for f in (root / "pipeline").glob("*.py") for n in ast.walk(ast.parse(f.read_text()))
+             if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "build_pool"]
+    assert {name for name, _ in calls} >= {"train_stage.py", "prune_stage.py"}
+    for name, call in calls:
+        assert ast.unparse(call.args[3]) == "ds.corpus_for('train')", name
+    corpus = dict(CORPUS)
+    pq = make_pseudo_queries(corpus, PseudoQueryConfig(n_queries=10, max_words=8, ict_keep=0.0))
+    ds = RetrievalDataset(corpus, {"train": pq})
+    cands = {q: {d: 1.0 for d in list(corpus)[:5] + list(pq.qrels[q])} for q in pq.queries}
+    pool = build_pool(pq.queries, pq.qrels, cands, ds.corpus_for("train"), depth=6)
+    for qid, text in pq.queries.items():
+        (did,) = pq.qrels[qid]
+        assert pool.corpus[did] == pq.doc_texts[did] and not is_window(text, pool.corpus[did])
