@@ -134,3 +134,24 @@ def test_npl_loads_through_the_trec_reader(shared_data: Path) -> None:
     assert report.total == 0 and len(ds.splits["dev"].queries) + len(ds.splits["test"].queries) == 93
     lengths = sorted(len(t.split()) for s in ("dev", "test") for t in ds.splits[s].queries.values())
     assert ds.meta["splits"]["pseudo_queries"]["window_words"] == int(lengths[46] + 0.5)
+
+
+def test_unknown_field_under_skip_reaches_the_card_and_the_log(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from irprune.pipeline import data_stage
+
+    docs = write(tmp_path, "docs.all", "".join(f".I {i}\n.T\ntitle {i}\n.W\nbody words {i} here.\n" for i in range(1, 9))
+                 + ".I 9\n.Q\nodd field\n.W\nbody nine.\n")
+    write(tmp_path, "q.qry", "".join(f".I {i}\n.W\nbody words {i}\n" for i in range(1, 6)))
+    write(tmp_path, "rel", "".join(f"{i} {i} 1\n" for i in range(1, 6)))
+    cfg = from_mapping(DataConfig, {"source": "smart", "on_error": "skip", "local": {
+        "path": str(tmp_path), "collection": "docs.all", "test": {"queries": "q.qry", "qrels": "rel"}},
+        "splits": {"dev_from_test": 0.2}, "pseudo_queries": {"enabled": True, "n_queries": 5, "min_words": 2}})
+    card = data_stage.run(SimpleNamespace(data=cfg), out_dir=tmp_path / "ds", card_path=tmp_path / "card.json",
+                          skip_path=tmp_path / "skipped.json")
+    assert card["skipped_lines"] == 1
+    assert card["skipped_first"]["unknown SMART field"].startswith(f"{docs}:42: marker .Q")
+    assert f"unknown SMART field: 1 (first: {docs}:42" in capsys.readouterr().out
+    assert card["pseudo_queries"]["window_words"] == 3 and card["pseudo_queries"]["strategy"] == "ict"
