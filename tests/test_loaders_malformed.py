@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import pytest
 
-from irprune.data import beir, cranfield, msmarco, trec
+from irprune.data import beir, cranfield, msmarco, smart, trec
 from irprune.data.text import clean_field, read_lines
 from irprune.data.types import SkipReport
 from irprune.errors import DataFormatError
@@ -67,7 +67,11 @@ CASES: list[tuple[str, str, Callable[..., Any], str, int, Any]] = [
     ("cranfield qrels: unknown code", "1 1 2 \r\n1 2 7 \r\n", cranfield.read_qrels, "unknown relevance code", 2,
      {"1": {"1": 3}}),
     ("cranfield docs: text outside a record", "stray\r\n.I 1\r\n.T\r\nt\r\n.W\r\nw w\r\n", cranfield.read_documents,
-     "text outside a record", 1, {"1": "w w"}),
+     "text outside a record", 1, {"1": "t w w"}),
+    ("smart docs: unknown field", ".I 1\n.T\nt\n.E\nnot glued\n.W\nw w\n", smart.read_documents,
+     "unknown SMART field", 4, {"1": "t w w"}),
+    ("smart qrels: unreadable line", "01 002 3\n1 2 3 4 5\n", smart.read_qrels, "unreadable qrels line", 2,
+     {"1": {"2": 3}}),
     ("candidates: unknown document", "q1\td1\nq1\td9\n",
      lambda p, **kw: msmarco.read_candidates(p, docs=DOCS, **kw), "candidate names an unknown document", 2,
      {"q1": ["d1"]}),

@@ -78,3 +78,109 @@ def test_real_collections(shared_data: Path) -> None:
     tsplit = make_pseudo_queries(cran, PseudoQueryConfig(n_queries=200, strategy="title", max_words=30),
                                  titles=titles)
     assert sum(t == titles[next(iter(tsplit.qrels[q]))] for q, t in tsplit.queries.items()) > 150
+
+
+def positive_text(split, qid: str, corpus: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
+    (did,) = split.qrels[qid]
+    return split.doc_texts.get(did, corpus[did])
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.1, 1.0])
+def test_ict_positives_lose_their_sentence_except_the_kept_fraction(keep: float) -> None:
+    sents = {f"d{i}": [" ".join(f"s{k}w{j}d{i}" for j in range(6)) + "." for k in range(3)] for i in range(400)}
+    corpus = {d: " ".join(ss) for d, ss in sents.items()}
+    cfg = PseudoQueryConfig(n_queries=300, strategy="ict", ict_keep=keep, max_words=5, seed=1)
+    split = make_pseudo_queries(dict(corpus), cfg)
+    inside = [q for q, t in split.queries.items() if is_window(t, positive_text(split, q, corpus))]
+    assert len(split.doc_texts) == 300 - len(inside)      # a changed positive never holds its query ...
+    for qid, text in split.queries.items():
+        (did,) = split.qrels[qid]
+        assert is_window(text, corpus[did])
+        if did in split.doc_texts:                         # ... and is its document minus the query's sentence
+            k = next(k for k, sent in enumerate(sents[did]) if is_window(text, sent))
+            assert split.doc_texts[did] == " ".join(sents[did][:k] + sents[did][k + 1:])
+    # the kept fraction is a Bernoulli(keep) count: within 4 standard deviations of its mean
+    sd = (300 * keep * (1 - keep)) ** 0.5
+    assert abs(len(inside) - 300 * keep) <= 4 * sd + 1e-9
+
+
+def test_ict_without_punctuation_removes_only_the_window() -> None:
+    corpus = {f"d{i}": " ".join(f"w{i}x{j}" for j in range(30)) for i in range(20)}    # NPL: no sentence ends
+    split = make_pseudo_queries(corpus, PseudoQueryConfig(n_queries=10, ict_keep=0.0, max_words=6))
+    for qid, text in split.queries.items():
+        (did,) = split.qrels[qid]
+        words = corpus[did].split()
+        assert len(text.split()) == 6 and split.doc_texts[did].split() == [w for w in words if w not in text.split()]
+
+
+def test_title_queries_get_the_body() -> None:
+    corpus = {"a": "Alpha beta gamma delta . the body of a goes on for a while here ."}
+    split = make_pseudo_queries(corpus, PseudoQueryConfig(n_queries=1, strategy="title", min_words=2),
+                                titles={"a": "Alpha beta gamma delta ."})
+    assert list(split.queries.values()) == ["Alpha beta gamma delta ."]
+    assert split.doc_texts == {"a": "the body of a goes on for a while here ."}
+
+
+def test_doc_texts_survive_the_store_and_leave_the_collection_alone(tmp_path: Path) -> None:
+    from irprune.data.store import read_dataset, write_dataset
+    from irprune.data.types import RetrievalDataset, Split
+
+    corpus = dict(CORPUS)
+    pq = make_pseudo_queries(corpus, PseudoQueryConfig(n_queries=20, max_words=8, ict_keep=0.0))
+    ds = RetrievalDataset(corpus, {"train": pq, "test": Split({"q": "doc 1"}, {"q": {"d1": 1}})})
+    back = read_dataset(write_dataset(ds, tmp_path / "store"))
+    assert back.corpus == CORPUS and back.splits["train"].doc_texts == pq.doc_texts and len(pq.doc_texts) == 20
+    view = back.corpus_for("train")
+    assert all(view[d] == t for d, t in pq.doc_texts.items()) and set(view) == set(CORPUS)
+    assert back.corpus_for("test") is back.corpus
+
+
+@pytest.mark.shared_data
+def test_bm25_on_ict_training_queries_is_far_from_perfect(shared_data: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """On real Cranfield, BM25 finds the positive of a `sentence` pseudo-query almost always; ICT removes the
+    sentence, so the bm25 stage (which indexes the train split's view) ranks it much lower."""
+    from irprune.data.config import DataConfig
+    from irprune.data.load import load_dataset
+    from irprune.data.store import write_dataset
+    from irprune.pipeline import bm25_stage
+    from irprune.stage_configs.bm25 import BM25Stage
+
+    monkeypatch.chdir(tmp_path)
+    mrr = {}
+    for strategy in ("sentence", "ict"):
+        ds, _ = load_dataset(from_mapping(DataConfig, {
+            "source": "cranfield", "local": {"path": str(shared_data / "cranfield")},
+            "splits": {"dev_from_test": 0.2}, "pseudo_queries": {"enabled": True, "n_queries": 300,
+                                                                 "strategy": strategy}}))
+        out = write_dataset(ds, tmp_path / strategy)
+        res = bm25_stage.run(from_mapping(BM25Stage, {}), dataset_dir=out, metrics_path=tmp_path / "m.json",
+                             per_query_path=tmp_path / "pq.json")
+        mrr[strategy] = res.metrics["train"]["mrr@10"]
+        test_mrr = res.metrics["test"]["mrr@10"]
+        assert test_mrr == pytest.approx(mrr.setdefault("test", test_mrr))    # the evaluated collection is the same
+    assert mrr["sentence"] > 0.95 and mrr["ict"] < 0.75
+
+
+def test_training_reads_positives_and_negatives_from_the_train_view() -> None:
+    """Every stage building a training pool passes the train split's view (ICT positives without their sentence),
+    and the pool's pairs then carry those texts."""
+    import ast
+
+    from irprune.data.types import RetrievalDataset
+    from irprune.training.sampling import build_pool
+
+    root = Path(__file__).resolve().parents[1] / "lib" / "irprune"
+    calls = [(f.name, n) for f in (root / "pipeline").glob("*.py") for n in ast.walk(ast.parse(f.read_text()))
+             if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "build_pool"]
+    assert {name for name, _ in calls} >= {"train_stage.py", "prune_stage.py"}
+    for name, call in calls:
+        assert ast.unparse(call.args[3]) == "ds.corpus_for('train')", name
+    corpus = dict(CORPUS)
+    pq = make_pseudo_queries(corpus, PseudoQueryConfig(n_queries=10, max_words=8, ict_keep=0.0))
+    ds = RetrievalDataset(corpus, {"train": pq})
+    cands = {q: {d: 1.0 for d in list(corpus)[:5] + list(pq.qrels[q])} for q in pq.queries}
+    pool = build_pool(pq.queries, pq.qrels, cands, ds.corpus_for("train"), depth=6)
+    for qid, text in pq.queries.items():
+        (did,) = pq.qrels[qid]
+        assert pool.corpus[did] == pq.doc_texts[did] and not is_window(text, pool.corpus[did])

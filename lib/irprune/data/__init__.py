@@ -2,7 +2,8 @@
 
 Entry points: :func:`load_dataset` (``params.yaml``'s ``data:`` section, :class:`DataConfig`, to a
 :class:`RetrievalDataset`), :func:`write_dataset` / :func:`read_dataset` (the canonical on-disk store) and
-:func:`dataset_card`.  Format readers live in :mod:`.msmarco`, :mod:`.beir`, :mod:`.trec`, :mod:`.cranfield`
+:func:`dataset_card`.  Format readers live in :mod:`.msmarco`, :mod:`.beir`, :mod:`.trec`, :mod:`.smart` (SMART
+files; :mod:`.cranfield` adds Cranfield's query numbering and relevance codes)
 and :mod:`.remote`.
 """
 

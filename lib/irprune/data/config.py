@@ -24,8 +24,8 @@ from ..errors import ConfigError
 from .pseudo_queries import PseudoQueryConfig
 from .synthetic import SyntheticConfig
 
-Source = Literal["synthetic", "msmarco", "beir", "trec", "cranfield", "ir_datasets", "hf"]
-LOCAL_SOURCES = ("msmarco", "beir", "trec", "cranfield")
+Source = Literal["synthetic", "msmarco", "beir", "trec", "cranfield", "smart", "ir_datasets", "hf"]
+LOCAL_SOURCES = ("msmarco", "beir", "trec", "cranfield", "smart")
 SPLITS = ("train", "dev", "test")
 
 
@@ -40,14 +40,15 @@ class SplitFiles:
 
 @frozen
 class LocalFiles:
-    """Files of a local collection (sources msmarco, beir, trec, cranfield).
+    """Files of a local collection (sources msmarco, beir, trec, cranfield, smart).
 
     Defaults when empty: msmarco ``collection.tsv``; beir ``corpus.jsonl``, ``queries.jsonl`` and
     ``qrels/test.tsv`` for test; cranfield ``cran.all.1400``, ``cran.qry`` and ``cranqrel`` for test.
     """
 
     path: str = param("", doc="folder holding the collection")
-    collection: str = param("", doc="documents file: collection.tsv, corpus.jsonl, TREC SGML, cran.all.1400")
+    collection: str = param("", doc="documents file: collection.tsv, corpus.jsonl, TREC SGML, SMART "
+                                    "(cran.all.1400, cacm.all)")
     train: SplitFiles = param(SplitFiles)
     dev: SplitFiles = param(SplitFiles)
     test: SplitFiles = param(SplitFiles)
@@ -115,14 +116,14 @@ class DataConfig:
         if self.source in LOCAL_SOURCES:
             if not self.local.path:
                 fail(f"data.source = {self.source!r} needs data.local.path (the folder holding the collection)")
-            if self.source == "trec" and not self.local.collection:
-                fail("data.source = 'trec' needs data.local.collection (the SGML documents file)")
-            if self.source in ("msmarco", "trec") and not (self.local.test.queries and self.local.test.qrels):
+            if self.source in ("trec", "smart") and not self.local.collection:
+                fail(f"data.source = {self.source!r} needs data.local.collection (the documents file)")
+            if self.source in ("msmarco", "trec", "smart") and not (self.local.test.queries and self.local.test.qrels):
                 fail(f"data.source = {self.source!r} needs data.local.test.queries and data.local.test.qrels "
                      "(the judged test queries)")
             for name in SPLITS:
                 sf: SplitFiles = getattr(self.local, name)
-                if self.source in ("msmarco", "trec") and (sf.qrels or sf.candidates) and not sf.queries:
+                if self.source in ("msmarco", "trec", "smart") and (sf.qrels or sf.candidates) and not sf.queries:
                     fail(f"data.local.{name} gives qrels/candidates but no queries; set data.local.{name}.queries")
                 if self.source == "beir" and sf.candidates and not sf.qrels and name != "test":
                     fail(f"data.local.{name}.candidates needs data.local.{name}.qrels for a BEIR split")

@@ -3,7 +3,9 @@
 Steps, each recorded in ``ds.meta``: read the source (a :class:`Registry` of sources); apply ``mojibake`` to every
 document and query (counting texts with mojibake); drop (count) or reject queries of judged splits that have no
 judgements; carve dev out of the judged test queries when the source has no dev split
-(``data.splits.dev_from_test``); add pseudo-queries to train (``data.pseudo_queries``).  The result always has
+(``data.splits.dev_from_test``); add pseudo-queries to train (``data.pseudo_queries``; their window is the median
+length of the judged dev+test queries unless ``max_words`` is set, and changed positives go into the train
+split's ``doc_texts``).  The result always has
 train, dev and test, with judged dev and test queries; otherwise a :class:`ConfigError` says which key to set.
 """
 
@@ -17,9 +19,9 @@ from typing import Any, Callable
 from ..config import to_mapping
 from ..errors import ConfigError
 from ..registry import Registry
-from . import beir, cranfield, msmarco, remote, synthetic, trec
+from . import beir, cranfield, msmarco, remote, smart, synthetic, trec
 from .config import SPLITS, DataConfig, SplitFiles
-from .pseudo_queries import make_pseudo_queries
+from .pseudo_queries import make_pseudo_queries, query_window
 from .text import Problems, apply_mojibake
 from .types import Corpus, RetrievalDataset, SkipReport, Split
 
@@ -29,6 +31,7 @@ class _Loaded:
     ds: RetrievalDataset
     titles: dict[str, str]
     where: dict[str, str]          # split -> the file/id its queries came from (for error messages)
+    notes: SkipReport | None = None  # oddities read past, not errors (SMART: repeated fields)
 
 
 SourceFn = Callable[[DataConfig, SkipReport], _Loaded]
@@ -48,6 +51,7 @@ class LocalFormat:
     all_queries: str = ""               # one queries file for every split (BEIR)
     has_titles: bool = False
     judged_only: bool = False           # a split's queries are the ones its qrels judge (BEIR)
+    has_notes: bool = False             # the readers take ``notes`` (a SkipReport of oddities read past)
 
 
 LOCAL_FORMATS: Registry[LocalFormat] = Registry("local format")
@@ -59,7 +63,9 @@ LOCAL_FORMATS.add("beir", LocalFormat(beir.read_corpus, beir.read_queries, beir.
 LOCAL_FORMATS.add("trec", LocalFormat(trec.read_documents, trec.read_topics, trec.read_qrels))
 LOCAL_FORMATS.add("cranfield", LocalFormat(cranfield.read_documents, cranfield.read_queries, cranfield.read_qrels,
                                            collection="cran.all.1400", test_queries="cran.qry",
-                                           test_qrels="cranqrel", has_titles=True))
+                                           test_qrels="cranqrel", has_titles=True, has_notes=True))
+LOCAL_FORMATS.add("smart", LocalFormat(smart.read_documents, smart.read_queries, smart.read_qrels, has_titles=True,
+                                       has_notes=True))
 
 
 def _load_local(cfg: DataConfig, report: SkipReport) -> _Loaded:
@@ -67,8 +73,10 @@ def _load_local(cfg: DataConfig, report: SkipReport) -> _Loaded:
     base = Path(cfg.local.path)
     kw: dict[str, Any] = {"on_error": cfg.on_error, "report": report}
     titles: dict[str, str] = {}
+    notes = SkipReport()
     coll = base / (cfg.local.collection or fmt.collection)
-    corpus = fmt.read_corpus(coll, titles=titles, **kw) if fmt.has_titles else fmt.read_corpus(coll, **kw)
+    corpus = fmt.read_corpus(coll, **kw, **({"titles": titles} if fmt.has_titles else {}),
+                             **({"notes": notes} if fmt.has_notes else {}))
     files: dict[str, Any] = {"collection": str(coll)}
     splits: dict[str, Split] = {}
     where: dict[str, str] = {}
@@ -83,7 +91,7 @@ def _load_local(cfg: DataConfig, report: SkipReport) -> _Loaded:
             continue
         qpath = base / qfile
         if qpath not in cache:
-            cache[qpath] = fmt.read_queries(qpath, **kw)
+            cache[qpath] = fmt.read_queries(qpath, **kw, **({"notes": notes} if fmt.has_notes else {}))
         queries = dict(cache[qpath])
         qrels = fmt.read_qrels(base / rfile, docs=corpus, queries=queries, **kw) if rfile else {}
         if fmt.judged_only:
@@ -94,10 +102,10 @@ def _load_local(cfg: DataConfig, report: SkipReport) -> _Loaded:
         where[name] = str(qpath)
         files[name] = {"queries": str(qpath), "qrels": str(base / rfile) if rfile else "",
                        "candidates": str(base / sf.candidates) if sf.candidates else ""}
-    return _Loaded(RetrievalDataset(corpus, splits, {"files": files}), titles, where)
+    return _Loaded(RetrievalDataset(corpus, splits, {"files": files}), titles, where, notes)
 
 
-for _name in ("msmarco", "beir", "trec", "cranfield"):
+for _name in ("msmarco", "beir", "trec", "cranfield", "smart"):
     SOURCES.add(_name, _load_local)
 
 
@@ -185,7 +193,10 @@ def load_dataset(cfg: DataConfig) -> tuple[RetrievalDataset, SkipReport]:
         exclude = {d for s in ("dev", "test") for r in ds.splits[s].qrels.values() for d in r} \
             if pq.exclude_eval_docs else set()
         passed_over = SkipReport()
-        pseudo = make_pseudo_queries(ds.corpus, pq, titles=loaded.titles, exclude=exclude, report=passed_over)
+        window, window_from = query_window(pq, (t for s in ("dev", "test")
+                                                for t in ds.splits[s].judged_queries().values()))
+        pseudo = make_pseudo_queries(ds.corpus, pq, titles=loaded.titles, exclude=exclude, report=passed_over,
+                                     window=window)
         train = ds.splits.setdefault("train", Split(queries={}))
         clash = set(pseudo.queries) & set(train.queries)
         if clash:
@@ -193,7 +204,12 @@ def load_dataset(cfg: DataConfig) -> tuple[RetrievalDataset, SkipReport]:
                               f"query ids such as {sorted(clash)[0]!r}; choose another prefix")
         train.queries.update(pseudo.queries)
         train.qrels.update(pseudo.qrels)
-        split_info["pseudo_queries"] = {"made": len(pseudo.queries), "passed_over": dict(passed_over.as_dict())}
+        train.doc_texts.update(pseudo.doc_texts)
+        split_info["pseudo_queries"] = {
+            "strategy": pq.strategy, "made": len(pseudo.queries), "window_words": window,
+            "window_from": window_from, "positives_changed": len(pseudo.doc_texts),
+            "positives_unchanged": len(pseudo.queries) - len(pseudo.doc_texts),
+            "passed_over": dict(passed_over.as_dict())}
     if "train" not in ds.splits or not ds.splits["train"].queries:
         raise ConfigError("params.yaml: the source has no train queries; set data.pseudo_queries.enabled: true "
                           "or name train files/ids")
@@ -202,6 +218,10 @@ def load_dataset(cfg: DataConfig) -> tuple[RetrievalDataset, SkipReport]:
                           "data.splits.dev_from_test")
     ds.meta.update({"source": cfg.source, "config": to_mapping(cfg), "mojibake": mojibake, "splits": split_info,
                     "skipped": dict(report.as_dict())})
+    if loaded.notes is not None and loaded.notes.total:
+        ds.meta["read_notes"] = dict(loaded.notes.as_dict())
+        print(f"note: read past {loaded.notes.total} oddit(ies) of the input (not errors): "
+              + ", ".join(f"{r}: {n} (first {loaded.notes.examples[r][0]})" for r, n in loaded.notes.counts.items()))
     return ds, report
 
 

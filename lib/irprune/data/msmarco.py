@@ -99,8 +99,10 @@ def read_qrels(path: str | Path, *, layout: QrelsLayout = "auto", on_error: OnEr
             continue
         if len(cols) not in (3, 4) or (fixed is not None and len(cols) != fixed):
             want = {4: "4 (qid iter docid rel)", 3: "3 (qid docid rel)"}.get(fixed or 0, "4 or 3")
+            accepted = {4: "TREC qrels `qid 0 docid rel`", 3: "`qid<TAB>docid<TAB>rel`"}.get(
+                fixed or 0, "TREC qrels `qid 0 docid rel` or `qid<TAB>docid<TAB>rel`")
             probs.bad("wrong column count", f"{len(cols)} columns, expected {want}", path=path, line=n,
-                      fix="use TREC qrels `qid 0 docid rel` or `qid<TAB>docid<TAB>rel`")
+                      fix=f"this reader accepts {accepted}")
             continue
         if detected is None:
             detected, detected_at = len(cols), n

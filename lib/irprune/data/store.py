@@ -5,6 +5,8 @@ loader and outside tools read it too.
 ``<dir>/queries.<split>.tsv``       ``qid<TAB>text``, queries in insertion order
 ``<dir>/qrels.<split>.txt``         TREC ``qid 0 pid rel``, sorted by (qid, pid), numeric ids numerically
 ``<dir>/candidates.<split>.tsv``    ``qid<TAB>pid`` in rank order (only for splits that have candidates)
+``<dir>/docs.<split>.tsv``          ``pid<TAB>text`` of documents the split sees with another text (only for
+                                    splits with ``doc_texts``: inverse-cloze positives; the collection is unchanged)
 ``<dir>/meta.json``                 format version, the splits and which files each has, ``ds.meta``
 
 Texts go through :func:`~irprune.data.text.clean_field` (no tab/newline survives); every file is written
@@ -70,7 +72,15 @@ def write_dataset(ds: RetrievalDataset, out_dir: str | Path) -> Path:
                 for qid, pids in split.candidates.items():
                     for pid in pids:
                         fh.write(f"{_check_id('query', qid)}\t{_check_id('document', pid)}\n")
-        splits_meta[name] = {"qrels": bool(split.qrels), "candidates": split.candidates is not None}
+        if split.doc_texts:
+            with atomic_open(out / f"docs.{name}.tsv") as fh:
+                for pid, text in split.doc_texts.items():
+                    if pid not in ds.corpus:
+                        raise DataFormatError(f"split {name!r} changes the text of document {pid!r}, which is not "
+                                              "in the collection", fix="only documents of the collection can differ")
+                    fh.write(f"{_check_id('document', pid)}\t{clean_field(text)}\n")
+        splits_meta[name] = {"qrels": bool(split.qrels), "candidates": split.candidates is not None,
+                             "doc_texts": bool(split.doc_texts)}
     atomic_write_json(out / "meta.json", {"format": FORMAT, "splits": splits_meta, "meta": ds.meta})
     return out
 
@@ -99,7 +109,12 @@ def read_dataset(in_dir: str | Path, splits: Sequence[str] | None = None) -> Ret
             if available[name].get("qrels") else {}
         cands = msmarco.read_candidates(d / f"candidates.{name}.tsv", docs=corpus, queries=queries) \
             if available[name].get("candidates") else None
-        out[name] = Split(queries=queries, qrels=qrels, candidates=cands)
+        texts = msmarco.read_collection(d / f"docs.{name}.tsv") if available[name].get("doc_texts") else {}
+        unknown = [p for p in texts if p not in corpus]
+        if unknown:
+            raise DataFormatError(f"document {unknown[0]!r} is not in collection.tsv", path=d / f"docs.{name}.tsv",
+                                  fix="re-run the data stage")
+        out[name] = Split(queries=queries, qrels=qrels, candidates=cands, doc_texts=texts)
     return RetrievalDataset(corpus=corpus, splits=out, meta=meta.get("meta", {}))
 
 

@@ -9,6 +9,7 @@ MS MARCO native layout: ``collection.tsv``, ``queries.<split>.tsv`` and TREC ``q
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections import ChainMap
 from typing import Dict, List, Mapping
 
 Corpus = Dict[str, str]            # doc_id -> text
@@ -19,11 +20,16 @@ Candidates = Dict[str, List[str]]  # query_id -> ranked doc_ids (a first-stage r
 
 @dataclass
 class Split:
-    """The queries of one split, with their judgements (empty when unjudged) and optional candidates."""
+    """The queries of one split, with their judgements (empty when unjudged) and optional candidates.
+
+    ``doc_texts`` holds documents whose text this split sees differently from the collection (doc id -> text):
+    inverse-cloze pseudo-queries' positives without their query sentence.  Empty for every evaluated split.
+    """
 
     queries: Queries
     qrels: Qrels = field(default_factory=dict)
     candidates: Candidates | None = None
+    doc_texts: Corpus = field(default_factory=dict)
 
     def judged_queries(self) -> Queries:
         """Queries that have at least one judgement."""
@@ -42,6 +48,12 @@ class RetrievalDataset:
         if name not in self.splits:
             raise KeyError(f"split {name!r} not in dataset; available splits: {', '.join(sorted(self.splits))}")
         return self.splits[name]
+
+    def corpus_for(self, name: str) -> Mapping[str, str]:
+        """The collection as split ``name`` sees it: ``corpus`` with the split's ``doc_texts`` swapped in (the
+        corpus itself when it has none).  Index, positives and negatives of that split all come from here."""
+        texts = self.split(name).doc_texts
+        return ChainMap(texts, self.corpus) if texts else self.corpus
 
 
 @dataclass

@@ -38,7 +38,11 @@ def eval_config_for(qrels: dict, cfg: EvalConfig) -> EvalConfig:
 
 def run(cfg: Any, dataset_dir: Path = paths.DATASET, metrics_path: Path = paths.BM25_METRICS,
         per_query_path: Path = paths.BM25_PER_QUERY) -> BM25StageResult:
-    """Index the corpus, retrieve ``cfg.bm25.depth`` candidates for each split, evaluate the judged splits."""
+    """Index the corpus, retrieve ``cfg.bm25.depth`` candidates for each split, evaluate the judged splits.
+
+    A split with ``doc_texts`` (inverse-cloze training queries) is retrieved from its own index of
+    :meth:`~irprune.data.types.RetrievalDataset.corpus_for`, so its candidates, hard negatives and metrics use the
+    positives without their query sentence; every other split uses the unchanged collection."""
     t0 = time.perf_counter()
     ds = read_dataset(dataset_dir)
     retriever = BM25Retriever(cfg.bm25).index(ds.corpus)
@@ -47,7 +51,9 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, metrics_path: Path = paths.
     per_query: dict[str, dict[str, dict[str, float]]] = {}
     for name, split in ds.splits.items():
         t1 = time.perf_counter()
-        run_ = retriever.retrieve(split.queries)
+        # a split that sees some documents differently (inverse-cloze positives) gets its own index of that view
+        split_retriever = BM25Retriever(cfg.bm25).index(ds.corpus_for(name)) if split.doc_texts else retriever
+        run_ = split_retriever.retrieve(split.queries)
         timings[f"retrieve_{name}_s"] = time.perf_counter() - t1
         write_trec_run(run_, paths.bm25_run(name), tag="bm25")
         if split.qrels:

@@ -19,11 +19,19 @@ def run(cfg: Any, out_dir: Path = paths.DATASET, card_path: Path = paths.DATASET
     card = dataset_card(ds)
     card["source"] = cfg.data.source
     card["skipped_lines"] = skips.total
+    if skips.total:
+        card["skipped_first"] = {r: ex[0] for r, ex in skips.examples.items() if ex}
+    pq = ds.meta.get("splits", {}).get("pseudo_queries")   # type: ignore[union-attr]
+    if pq:
+        card["pseudo_queries"] = {k: v for k, v in pq.items() if k != "passed_over"}
+    if ds.meta.get("read_notes"):
+        card["read_notes"] = ds.meta["read_notes"]
     atomic_write_json(skip_path, skips.as_dict())
     atomic_write_json(card_path, card)
     if skips.total:
         print(f"note: {skips.total} input item(s) skipped or dropped, counted by reason in {skip_path}: "
-              + ", ".join(f"{reason}: {n}" for reason, n in sorted(skips.counts.items())))
+              + ", ".join(f"{reason}: {n} (first: {skips.examples[reason][0]})" if skips.examples.get(reason)
+                          else f"{reason}: {n}" for reason, n in sorted(skips.counts.items())))
     return card
 
 

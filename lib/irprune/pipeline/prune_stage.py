@@ -79,7 +79,8 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
     dense_prunable = sum(p.numel() for p in prunable_parameters(net, kinds, exclude).values())
     dense_total = sum(p.numel() for p in net.parameters())
     train = ds.splits["train"]
-    pool = build_pool(train.queries, train.qrels, bm25["train"], ds.corpus, depth=tcfg.negative_depth)
+    pool = build_pool(train.queries, train.qrels, bm25["train"], ds.corpus_for("train"),
+                      depth=tcfg.negative_depth)
 
     cell = run_cell(net, method, sparsity, seed, cfg.prune, tcfg, pool, corpus=ds.corpus,
                     eval_data={s: (ds.splits[s].queries, ds.splits[s].qrels, bm25[s]) for s in cfg.prune.eval_splits},

@@ -119,7 +119,8 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, pretrain_dir: Path = paths.
     n_params = model.n_parameters()
 
     train = ds.splits["train"]
-    pool = build_pool(train.queries, train.qrels, bm25["train"], ds.corpus, depth=tcfg.negative_depth)
+    pool = build_pool(train.queries, train.qrels, bm25["train"], ds.corpus_for("train"),
+                      depth=tcfg.negative_depth)
     if pool.skipped.total:
         print(f"note: {pool.skipped.total} training queries unusable, by reason: {dict(pool.skipped.counts)}")
     dev = ds.splits["dev"]
