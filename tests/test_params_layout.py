@@ -234,6 +234,21 @@ def test_the_overlay_command_keeps_the_comments_of_the_file_it_rewrites(tmp_path
     assert yaml.safe_load(after)["bm25"]["k1"] == 1.2
 
 
+def test_a_params_file_ruamel_refuses_is_reported_and_left_unchanged(tmp_path, capsys):
+    """PyYAML lets a duplicate key pass (the last one wins); the round trip, like `dvc exp run -S`, refuses it."""
+    from irprune.overlay import main
+
+    params = tmp_path / "params.yaml"
+    text = PARAMS.read_text(encoding="utf-8").replace("\nbm25:\n", "\nbm25:\n  b: 0.5\n", 1)
+    params.write_text(text)
+    overlay = tmp_path / "k1.yaml"
+    overlay.write_text("bm25: {k1: 1.2}\n")
+    assert main([str(overlay), "--params", str(params)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "duplicate key" in err and str(params) in err and "was left unchanged" in err
+    assert params.read_text(encoding="utf-8") == text
+
+
 # --- what DVC's writer loses: the reasons for params.yaml's layout ------------------------------------------------
 
 LOST = {

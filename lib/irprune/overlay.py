@@ -77,7 +77,14 @@ def apply_overlay(overlay_path: Path, params_path: Path) -> dict[str, Any]:
 
     overlay = load_params(overlay_path)
     merged = deep_merge(load_params(params_path), overlay)
-    text = overlay_text(params_path.read_text(encoding="utf-8"), overlay)
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        text = overlay_text(params_path.read_text(encoding="utf-8"), overlay)
+    except YAMLError as e:    # e.g. a duplicate key, which PyYAML lets pass and ruamel (as `dvc exp run -S`) refuses
+        problem = " ".join(str(e).split())
+        raise ConfigError(f"{params_path} cannot be rewritten with its comments kept: {problem}; fix that line "
+                          "(dvc exp run -S reads the file the same way)") from None
     tmp = params_path.with_name(f".{params_path.name}.check")
     try:
         tmp.write_text(text, encoding="utf-8")
