@@ -399,11 +399,10 @@ def test_a_typo_stops_dvc_at_the_check_and_the_fix_recomputes_nothing(tmp_path):
     from tiny_project import copy_project
 
     copy_project(tmp_path)
-    text = (tmp_path / "params.yaml").read_text()
-    text = text.replace("  synthetic:\n    seed: 13\n    n_docs: 6000\n    n_train_queries: 3000\n"
-                        "    n_dev_queries: 200\n    n_test_queries: 250\n",
-                        "  synthetic:\n    seed: 13\n    n_docs: 300\n    n_train_queries: 40\n"
-                        "    n_dev_queries: 20\n    n_test_queries: 20\n")
+    from irprune.overlay import overlay_text
+
+    text = overlay_text((tmp_path / "params.yaml").read_text(), {"data": {"synthetic": {
+        "n_docs": 300, "n_train_queries": 40, "n_dev_queries": 20, "n_test_queries": 20}}})
     (tmp_path / "params.yaml").write_text(text)
     _dvc(tmp_path, "config", "core.no_scm", "true")
     _dvc(tmp_path, "repro", "data")
@@ -411,9 +410,9 @@ def test_a_typo_stops_dvc_at_the_check_and_the_fix_recomputes_nothing(tmp_path):
                 tmp_path / "logs" / "data.ipynb"]
     before = {p: _sha(p) for p in finished}
     for typo, key in ((text.replace("  on_error: raise", "  on_eror: raise"), "data.on_eror"),
-                      (text.replace("  sparsities: [0.5, 0.9]\n  seeds: [0]\n\n# How every cell",
-                                    "  sparsities: [0.5, 1.3]\n  seeds: [0]\n\n# How every cell"), "grid.sparsities"),
-                      (text.replace("rankers: [monobert,", "rankers: [monobrt,"), "monobrt")):
+                      (text.replace("  sparsities:\n  - 0.5\n  - 0.9\n  seeds:\n  - 0\nprune:",
+                                    "  sparsities:\n  - 0.5\n  - 1.3\n  seeds:\n  - 0\nprune:"), "grid.sparsities"),
+                      (text.replace("rankers:\n- monobert\n", "rankers:\n- monobrt\n"), "monobrt")):
         assert typo != text, key
         (tmp_path / "params.yaml").write_text(typo)
         msg = _dvc(tmp_path, "repro", "data", ok=False)
