@@ -171,7 +171,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     try:
         project = make_tiny_project(work)
-        env = dict(dvc_env(), PYTHONPATH=str(project / "lib"))
+        env = dvc_env()      # the copy's lib/ first; PYTHONPATH's entries after it (e.g. a package being tried)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project / "lib"), env.get("PYTHONPATH")) if p)
         rows, wall, startup, cpu = measure(project, env, args.targets)
         noop = timed(project, env, "repro", *args.targets, repeats=args.noop_repeats)
         status = timed(project, env, "status", *args.targets, repeats=args.noop_repeats)
