@@ -113,3 +113,21 @@ def test_a_stage_notebook_runs_in_a_kernel_without_the_debugger(tmp_path):
     assert json.loads((tmp_path / "out.json").read_text()) == {"x": 3, "debugpy": False}
     log = json.loads((tmp_path / "logs" / "probe@a.ipynb").read_text())
     assert all(c["metadata"]["papermill"]["status"] == "completed" for c in log["cells"])
+
+
+def test_the_overhead_benchmark_reads_stage_commands_and_cell_times(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_overhead
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert bench_overhead._stage_of(["-m", "irprune.notebook", "prune", "--item", "m-gmp-0.5-0", "-p", "x", "1"]) \
+        == ("prune", "m-gmp-0.5-0")
+    assert bench_overhead._stage_of(["-m", "irprune.notebook", "bm25"]) == ("bm25", None)
+    assert bench_overhead._stage_of(["-m", "irprune.validate", "--stamp", "x.json"]) is None
+    cell = (lambda tags, s: {"cell_type": "code", "metadata": {"tags": tags, "papermill": {"duration": s}}})
+    log = tmp_path / "log.ipynb"
+    log.write_text(json.dumps({"cells": [cell(["parameters"], 0.1), cell(["injected-parameters"], 0.2),
+                                         {"cell_type": "markdown", "metadata": {}}, cell([], 1.5), cell([], 3.0)]}))
+    total, first = bench_overhead._notebook_times(log)
+    assert (round(total, 6), first) == (4.8, 1.5)
