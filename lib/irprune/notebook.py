@@ -8,7 +8,7 @@ stays in the log; only its progress lines (:mod:`irprune.progress`) reach the te
 
 Every stage pays this runner's start-up, so it is kept lean (``benchmarks/bench_overhead.py`` measures it): papermill
 is imported without the optional modules that cost seconds and serve no local notebook (:data:`SKIPPED_IMPORTS`), the
-kernel starts without the debugger (:class:`BatchKernelManager`) and is stopped at once when the last cell is done.
+kernel starts without the debugger (:func:`lean_kernel_cmd`) and is stopped at once when the last cell is done.
 """
 
 from __future__ import annotations
