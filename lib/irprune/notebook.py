@@ -5,6 +5,10 @@ project, nothing reaches the network unless ``OFFLINE=0``), creates the log fold
 deletes outputs before a stage runs), executes ``notebooks/STAGE.ipynb`` with the given parameters injected
 after its ``parameters`` cell, and keeps the executed copy in ``logs/`` as the stage's log.  The notebook's output
 stays in the log; only its progress lines (:mod:`irprune.progress`) reach the terminal.
+
+Every stage pays this runner's start-up, so it is kept lean (``benchmarks/bench_overhead.py`` measures it): papermill
+is imported without the optional modules that cost seconds and serve no local notebook (:data:`SKIPPED_IMPORTS`), the
+kernel starts without the debugger (:func:`lean_kernel_cmd`) and is stopped at once when the last cell is done.
 """
 
 from __future__ import annotations
@@ -13,12 +17,22 @@ import argparse
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from . import paths
 from .progress import ENV_EVERY, TerminalEcho
 
 KERNEL_NAME = "irprune"
+# Optional modules that papermill's import pulls in and this runner never uses: jsonschema builds an IRI grammar at
+# import time when rfc3987_syntax is installed (2-3 s; nbformat's schema has no IRI field), and papermill's HDFS
+# handler imports pyarrow (0.3 s).  They are hidden only while papermill is imported (:func:`_without`).
+SKIPPED_IMPORTS = ("rfc3987_syntax", "pyarrow")
+# The kernel of a batch run: the spec's Python with ipykernel's debugger off (debugpy is what the spec's
+# -Xfrozen_modules=off is for, and importing it costs 0.5 s); JupyterLab keeps the spec as installed.
+_LAUNCH_WITHOUT_DEBUGGER = ("import sys; sys.modules['debugpy'] = None; "
+                            "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()")
 
 
 def project_env(root: Path) -> None:
@@ -37,6 +51,40 @@ def project_env(root: Path) -> None:
     if os.environ.get("OFFLINE", "1") != "0":
         for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
             os.environ.setdefault(var, "1")
+
+
+@contextmanager
+def _without(modules: tuple[str, ...]) -> Iterator[None]:
+    """Make ``import NAME`` fail for the given top-level modules not yet imported, for the duration of the block."""
+    hidden = [name for name in modules if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+
+
+def lean_kernel_cmd(cmd: list[str]) -> list[str]:
+    """An ipykernel command line (``PYTHON [FLAGS] -m ipykernel_launcher ARGS``) as the same Python running the
+    kernel without its debugger; any other command is returned unchanged."""
+    if "ipykernel_launcher" not in cmd or cmd[cmd.index("ipykernel_launcher") - 1] != "-m":
+        return cmd
+    return [cmd[0], "-c", _LAUNCH_WITHOUT_DEBUGGER, *cmd[cmd.index("ipykernel_launcher") + 1:]]
+
+
+def _kernel_manager_class() -> type:
+    from jupyter_client.manager import AsyncKernelManager
+
+    class BatchKernelManager(AsyncKernelManager):
+        """The kernel spec's command with the debugger off (:func:`lean_kernel_cmd`)."""
+
+        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            return lean_kernel_cmd(super().format_kernel_cmd(extra_arguments))
+
+    return BatchKernelManager
 
 
 def _parse_value(text: str) -> object:
@@ -71,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(ENV_EVERY, "30")
     params = {name: _parse_value(value) for name, value in args.parameter}
 
-    import papermill as pm
+    with _without(SKIPPED_IMPORTS):
+        import papermill as pm
     from jupyter_client.kernelspec import NoSuchKernel, KernelSpecManager
 
     try:
@@ -81,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         kernel = "python3"
     t0 = time.perf_counter()
     try:
+        # shutdown_kernel="immediate": the outputs of every cell are in by then; a graceful stop costs 0.5-1 s
         pm.execute_notebook(str(nb), str(log), parameters=params, kernel_name=kernel, progress_bar=False,
-                            cwd=str(root), log_output=False, stderr_file=TerminalEcho(sys.stderr))
+                            cwd=str(root), log_output=False, stderr_file=TerminalEcho(sys.stderr),
+                            kernel_manager_class=_kernel_manager_class(), shutdown_kernel="immediate")
     except pm.PapermillExecutionError as e:
         print(f"error: stage {args.stage} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n"
               f"(the executed notebook with the traceback is {log})", file=sys.stderr)
