@@ -122,6 +122,9 @@ def test_word_vector_methods_are_a_checked_choice() -> None:
                        ppmi_svd(texts, vocab, WordVectorConfig(dim=2, window=1)))
     with pytest.raises(ConfigError, match="pretrain.word_vectors.method"):
         from_mapping(WordVectorConfig, {"method": "glove"}, prefix="pretrain.word_vectors")
+    with pytest.raises(ConfigError, match=r"pretrain.word_vectors.checkpoint = 'bert-huge' .*minilm-l6"):
+        from_mapping(WordVectorConfig, {"method": "checkpoint", "checkpoint": "bert-huge"},
+                     prefix="pretrain.word_vectors")
 
 
 def test_identity_init_makes_an_exact_match_a_cosine_of_one() -> None:

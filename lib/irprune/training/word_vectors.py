@@ -44,6 +44,14 @@ class WordVectorConfig:
     alpha: float = param(0.75, gt=0, le=1, doc="ppmi: context-distribution smoothing exponent (Levy et al. 2015)")
     seed: int = param(0, ge=0, doc="ppmi: seed of the truncated SVD's start vector")
 
+    def validate(self) -> None:
+        from ..weights import CHECKPOINTS
+
+        if self.method == "checkpoint" and self.checkpoint not in CHECKPOINTS:
+            raise ConfigError(f"params.yaml: pretrain.word_vectors.checkpoint = {self.checkpoint!r} is not a "
+                              f"registered checkpoint; fix: use one of {', '.join(sorted(CHECKPOINTS))} "
+                              "(python -m irprune.weights list), or method: ppmi")
+
 
 def cooccurrence(texts: Iterable[str], vocab: Vocab, window: int) -> "Any":
     """Symmetric window co-occurrence counts ``[V, V]`` (scipy CSR) over ``word_tokenize``d texts."""
