@@ -2,7 +2,8 @@
 
 * a WordPiece tokenizer trained on the collection and a BERT of monoBERT's configured shape pretrained with
   masked-language modelling on the passages (:func:`irprune.models.mlm.pretrain_mlm`, Devlin et al. 2019);
-* PPMI-SVD word vectors of the collection for the kernel models' embeddings (:mod:`irprune.training.word_vectors`).
+* word vectors of the collection's words for the kernel models' embeddings: PPMI-SVD of the collection or a
+  checkpoint's input embeddings (``pretrain.word_vectors.method``, :mod:`irprune.training.word_vectors`).
 
 When ``models.monobert.pretrained`` is set (a local checkpoint or a hub id) the BERT part is skipped and
 ``models/pretrain/pretrain.json`` says so.  Everything goes to ``models/pretrain/`` (atomically, piece by piece).
@@ -23,7 +24,7 @@ from ..data.store import read_dataset
 from ..io import atomic_write_json
 from ..models.mlm import MLMConfig, pretrain_mlm
 from ..text import Vocab, WordPieceConfig, save_tokenizer, train_wordpiece
-from ..training.word_vectors import WordVectorConfig, ppmi_svd, write_word_vectors
+from ..training.word_vectors import WordVectorConfig, word_vectors, write_word_vectors
 
 
 @frozen
@@ -67,9 +68,10 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, out_dir: Path = paths.PRETR
     if p.word_vectors.enabled:
         t1 = time.perf_counter()
         vocab = Vocab.build(texts)
-        vectors = ppmi_svd(texts, vocab, p.word_vectors)
+        vectors = word_vectors(texts, vocab, p.word_vectors)
         info["word_vectors"] = write_word_vectors(out_dir / paths.PRETRAIN_WORD_VECTORS.name, vocab, vectors)
         info["word_vectors_dim"] = p.word_vectors.dim
+        info["word_vectors_method"] = p.word_vectors.method
         info["word_vectors_s"] = round(time.perf_counter() - t1, 2)
     else:
         (out_dir / paths.PRETRAIN_WORD_VECTORS.name).unlink(missing_ok=True)

@@ -7,7 +7,7 @@
         preset: small            # small (CPU study) | paper (published size)
         train: {lr: 0.003}       # overrides of the shared train: section for this model
         vocab: {min_freq: 1}     # word vocabulary (kernel models)
-        init: default            # conformer_kernel: default | identity (see irprune.training.init)
+        init: default            # conformer_kernel: default | identity | residual (see irprune.training.init)
         n_filters: 64            # any key of the model's config class overrides the preset
 
 Every key is validated: unknown model names list the registered ones, unknown keys list the allowed ones.
