@@ -167,5 +167,5 @@ def sparsify_linears(model: nn.Module, min_sparsity: float = 0.0) -> tuple[nn.Mo
     return clone.eval(), swapped
 
 
-__all__ = ["CSRLinear", "LatencyConfig", "LatencyReport", "cpu_model", "folded_copy", "measure_latency", "query_batches",
-           "sparsify_linears"]
+__all__ = ["CSRLinear", "LatencyConfig", "LatencyReport", "cpu_model", "folded_copy", "measure_latency",
+           "query_batches", "sparsify_linears"]
