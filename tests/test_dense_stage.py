@@ -69,6 +69,7 @@ def test_dense_stage_writes_runs_metrics_and_cells(tiny):
     cell = read_cell(tmp_path / "cells" / "jpq4.test.json")
     assert (cell["task"], cell["model"], cell["method"]) == ("dense", "biencoder-m4", "jpq")
     assert cell["size_sparse_bytes"] < cell["size_dense_bytes"]
+    assert cell["sparsity_prunable"] == 0.0 and cell["prunable_params"] < cell["total_params"]   # nothing pruned
     for f in ("doc_vectors.npy", "doc_ids.json", "pq4_codes.npy", "jpq4_centroids.npy"):
         assert (tmp_path / "models" / f).is_file()
     assert (tmp_path / "runs" / "jpq4.test.trec").is_file()
@@ -79,3 +80,6 @@ def test_dense_stage_writes_runs_metrics_and_cells(tiny):
     assert pr.metrics["achieved_sparsity"] == pytest.approx(0.5, abs=0.01)
     c = read_cell(tmp_path / "cell" / "cell.test.json")
     assert (c["task"], c["method"], c["target_sparsity"]) == ("dense", "magnitude", 0.5)
+    assert c["sparsity_prunable"] == pytest.approx(pr.metrics["achieved_sparsity"])
+    assert c["prunable_params"] == pr.metrics["prunable_params"] and c["total_params"] == pr.metrics["total_params"]
+    assert 0 < c["sparsity_all"] < c["sparsity_prunable"] and c["prunable_kinds"].startswith("linear ")

@@ -78,6 +78,11 @@ def test_cell_reaches_the_target_per_tensor_and_reports_encoder_and_decoder(dens
     cell = read_cell(out / "cell.test.json")
     assert (cell["task"], cell["model"], cell["method"], cell["split"]) == ("dsi", "dsi", method, "test")
     assert cell["achieved_sparsity"] == summary["achieved_sparsity"] and cell["pqi"] == summary["pqi"]
+    assert (cell["prunable_params"], cell["total_params"]) == (summary["dense_prunable_params"],
+                                                               summary["dense_total_params"])
+    assert cell["sparsity_prunable"] == pytest.approx(summary["achieved_sparsity"])
+    assert cell["sparsity_all"] == pytest.approx(1 - cell["nonzero_params"] / cell["total_params"])
+    assert cell["sparsity_all"] < cell["sparsity_prunable"]        # the tied embedding matrix stays dense
     record = json.loads((out / "metrics.json").read_text())
     assert record["map"] == cell["map"] and 0.0 <= record["hits@10"] <= 1.0
     per = json.loads((out / "per_query.json").read_text())

@@ -46,6 +46,20 @@ def test_round_trip_gives_identical_scores(name: str, texts: dict[str, Any], tmp
         assert k == k2 and torch.equal(a, b)
 
 
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("freeze", [True, False])
+def test_frozen_embeddings_stay_frozen_after_loading(name: str, freeze: bool, texts: dict[str, Any],
+                                                     tmp_path: Path) -> None:
+    """The prune stage fine-tunes a loaded checkpoint: what training kept frozen must stay frozen there."""
+    import dataclasses
+
+    model = build_model(name, dataclasses.replace(_cfg(name), freeze_embeddings=freeze), texts[name], seed=0)
+    save_checkpoint(model, tmp_path / "ckpt")
+    loaded = load_checkpoint(tmp_path / "ckpt", expect=name)
+    frozen = lambda m: sorted(k for k, p in m.named_parameters() if not p.requires_grad)  # noqa: E731
+    assert frozen(loaded) == frozen(model) and bool(frozen(model)) == freeze
+
+
 def test_save_replaces_old_checkpoint_and_failed_save_keeps_it(texts: dict[str, Any], tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     a = build_model("conv_knrm", None, texts["conv_knrm"], seed=1).eval()

@@ -145,6 +145,17 @@ def test_the_grid_cells_are_collected_and_reported(project: Path):
     assert {"bm25", "dense"} <= set(table["method"])
     assert (project / "report" / "generated" / "macros.tex").is_file()
     assert any((project / "figures").glob("*.png"))
+    # what the sparsity covers: counted on the pruned model, frozen embeddings in the total only
+    for _, r in pruned.iterrows():
+        assert abs(r["sparsity_prunable"] - r["achieved_sparsity"]) < 1e-9 and r["frozen_params"] > 0
+        assert r["prunable_params"] + r["frozen_params"] <= r["total_params"]
+        assert r["sparsity_all"] == pytest.approx(1 - r["nonzero_params"] / r["total_params"])
+        assert r["latency_ms_torch"] > 0 and isinstance(r["latency_cpu"], str) and r["latency_threads"] >= 1
+    dense = table[(table["model"] == "conv_knrm") & (table["method"] == "dense")]
+    assert dense["sparsity_all"].notna().all() and dense["prunable_params"].isna().all()
+    gen = project / "report" / "generated"
+    assert (gen / "prunable.tex").is_file() and (gen / "engine_speedup.tex").is_file()
+    assert (project / "figures" / "engine_latency.pdf").is_file()
 
 
 def test_the_task_stages_run_and_reach_the_table_figure_and_macros(project: Path):

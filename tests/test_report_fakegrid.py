@@ -67,7 +67,8 @@ def write_grid(root: Path, *, models=MODELS, methods=METHODS, sparsities=SPARSIT
                 split="test", primary_metric="mrr@10", **_metrics(dense_rr, rng), total_params=total,
                 prunable_params=prunable, nonzero_params=total, flops_dense=2.0 * total, flops_sparse=2.0 * total,
                 size_dense_bytes=4 * total, size_sparse_bytes=4 * total, latency_ms_per_query=total / 1e6,
-                wall_time_s=100.0, pqi=0.1, per_query_path=str(pq.relative_to(root))))
+                wall_time_s=100.0, pqi=0.1, per_query_path=str(pq.relative_to(root)),
+                **_coverage(model, total, prunable, 0.0), **_engines(total / 1e6, 0.0)))
             for method, (knee, steep) in methods.items():
                 for sp in sparsities:
                     keep = 1.0 / (1.0 + np.exp(steep * (sp - knee) * 3))
@@ -87,11 +88,32 @@ def write_grid(root: Path, *, models=MODELS, methods=METHODS, sparsities=SPARSIT
                                          flops_sparse=2.0 * nonzero, size_dense_bytes=4 * total,
                                          size_sparse_bytes=8 * nonzero, latency_ms_per_query=total / 1e6 * (
                                              1 - 0.3 * achieved), wall_time_s=50.0,
-                                         pqi=0.1 + 0.4 * achieved, per_query_path=str(pq.relative_to(root))))
+                                         pqi=0.1 + 0.4 * achieved, per_query_path=str(pq.relative_to(root)),
+                                         **_coverage(model, total, prunable, achieved),
+                                         **_engines(total / 1e6 * (1 - 0.3 * achieved), achieved)))
                     if pruning_logs and method == "gmp" and s == seeds[0]:
                         _write_log(root / "runs" / "prune" / model / method / f"{sp:.2f}" / "pruning_log.json",
                                    sp, rng)
     return root
+
+
+#: fake prunable tensors per ranker ("kind count"); the rest of the model is frozen embeddings
+KINDS = {"monobert": "linear 14", "conv_knrm": "conv 3, linear 1", "conformer_kernel": "linear 9"}
+#: fake engine speeds: latency = torch's x factor (torch-csr gains with sparsity, the others do not)
+ENGINE_FACTORS = {"torch": lambda s: 1.0, "torch-csr": lambda s: 2.0 - 1.5 * s, "onnxruntime": lambda s: 0.7,
+                  "openvino": lambda s: 0.6}
+LATENCY_CPU = "Fake CPU 9000 (2 cores)"
+
+
+def _coverage(model: str, total: int, prunable: int, achieved: float) -> dict:
+    """The sparsity-coverage columns of a fake ranking cell: prunable weights at ``achieved``, the rest frozen."""
+    return {"sparsity_prunable": achieved, "sparsity_all": achieved * prunable / total,
+            "prunable_kinds": KINDS.get(model, "linear 1"), "frozen_params": total - prunable}
+
+
+def _engines(torch_ms: float, achieved: float) -> dict:
+    return {**{f"latency_ms_{e.replace('-', '_')}": torch_ms * f(achieved) for e, f in ENGINE_FACTORS.items()},
+            "latency_threads": 1, "latency_cpu": LATENCY_CPU}
 
 
 #: cross-task pairs (task, model) -> (dense primary value, primary metric); BLEU is on [0, 100]
@@ -124,7 +146,9 @@ def write_task_grid(root: Path, *, pairs=TASK_PAIRS, methods=TASK_METHODS, spars
                     task=task, model=model, method=method, target_sparsity=sp, achieved_sparsity=achieved, seed=s,
                     split="test", primary_metric=metric, **{metric: float(v)}, **extra, total_params=total,
                     prunable_params=prunable, nonzero_params=nonzero, flops_dense=1000.0 * total,
-                    flops_sparse=1000.0 * nonzero, wall_time_s=5.0))
+                    flops_sparse=1000.0 * nonzero, wall_time_s=5.0, sparsity_prunable=achieved,
+                    sparsity_all=achieved * prunable / total, prunable_kinds="embedding 1, linear 2",
+                    frozen_params=0))
                 written.append(path)
     return written
 

@@ -104,16 +104,20 @@ def _pdf_text(root: Path) -> str:
 @latex
 def test_pdf_from_a_tiny_grid_has_sections_figures_and_tables(tiny):
     root, r = tiny
-    assert r.pdf is not None and r.pdf.is_file() and len(r.figures) == 16  # eight figures, PDF + PNG
+    assert r.pdf is not None and r.pdf.is_file() and len(r.figures) == 18  # nine figures, PDF + PNG
     text = _pdf_text(root)
     for section in ("Introduction", "Setup", "Results", "Comparison with published results", "Answers",
                     "Generative retrieval: DSI", "References"):
         assert section in text, section
-    for i in range(1, 9):
+    for i in range(1, 10):
         assert f"Figure {i}:" in text
-    for i in range(1, 8):
+    for i in range(1, 10):
         assert f"Table {i}:" in text
-    assert "Not run: the results this figure draws" not in text    # all eight figures were drawn
+    assert "Not run: the results this figure draws" not in text    # all nine figures were drawn
+    # what the sparsity covers, and the measured latency with the machine that timed it
+    assert "What the sparsity covers" in text and "prunable weights are" in text
+    assert "Measured speed-up over the dense ranker" in text and "Fake CPU 9000" in text
+    assert "ONNX Runtime" in text and "OpenVINO" in text
     assert "BM25 (same documents)" in text and "does not reach BM25" in text    # the fake DSI: MAP below BM25
     assert "Not run: DSI" not in text and "Not run: no DSI pruning cell" not in text
     assert "Text classification" in text and "Seq2Seq" in text     # the cross-task table and prose
@@ -128,7 +132,8 @@ def test_pdf_from_a_tiny_grid_has_sections_figures_and_tables(tiny):
 @latex
 def test_pdf_from_bm25_alone_says_what_was_not_run(bm25_only):
     text = _pdf_text(bm25_only[0])
-    assert text.count("Not run: the results this figure draws") == 7   # all but the effectiveness figure
+    assert text.count("Not run: the results this figure draws") == 8   # all but the effectiveness figure
+    assert "Not run: no cell recorded a latency per engine" in text
     assert "Not run: DSI has not been trained" in text and "Not run: no DSI pruning cell exists yet" in text
     assert "Not answered yet" in text and "unpruned baselines only" in text
     assert "no classification, translation or image cell exists yet" in text

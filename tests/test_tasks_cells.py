@@ -192,6 +192,11 @@ def test_stage_writes_valid_cells(tmp_path, monkeypatch):
     assert set(cell) == set(COLUMNS) and cell["method"] == "gmp" and cell["primary_metric"] == "accuracy"
     record = json.loads(task_stage.record_path("classification", "embedding_bag", "gmp", 0.9, 0).read_text())
     assert record["compression"] == pytest.approx(1.0) and record["data"]["n_train"] == 400
+    # what the sparsity covers, counted on the pruned model: the prunable zeros are among all zeros
+    assert cell["sparsity_prunable"] == pytest.approx(record["zero_fraction"]) and "linear" in cell["prunable_kinds"]
+    assert cell["prunable_params"] < cell["total_params"] and cell["frozen_params"] == 0
+    assert cell["sparsity_all"] == pytest.approx(1 - cell["nonzero_params"] / cell["total_params"])
+    assert cell["sparsity_prunable"] * cell["prunable_params"] <= cell["sparsity_all"] * cell["total_params"] + 0.5
     with pytest.raises(ConfigError, match="tasks.pruning.scope"):
         from_mapping(task_stage.TaskStage, {"tasks": {"pruning": {"scope": "per_row"}}})
     with pytest.raises(ConfigError, match="not in tasks.classification.models"):

@@ -27,7 +27,19 @@ them):
   rankers, :mod:`irprune.tasks.flops` for the task models, both under these rules);
   ``size_dense_bytes size_sparse_bytes``, ``latency_ms_per_query``, ``wall_time_s`` (the stage's time), ``pqi``
   (PQ Index of the kept weights with SAP's (p, q); Diao et al. 2023);
-* ``per_query_path``: JSON of per-query scores for significance tests.
+* ``per_query_path``: JSON of per-query scores for significance tests;
+* what the sparsity covers, counted on the model after pruning by
+  :func:`irprune.pruning.sparsity.sparsity_columns`: ``sparsity_prunable`` (zeros among the prunable weights /
+  ``prunable_params``; weights a structured method removed count as zeros) and ``sparsity_all`` (zeros among
+  *all* parameters / ``total_params``, frozen embeddings, biases and norms included: a ranker whose prunable
+  weights are 2% of its parameters is 1.8% sparse overall at 90%), ``prunable_kinds`` (prunable tensors per
+  module kind, ``"conv 3, linear 1"``), ``frozen_params`` (parameters never trained, ``requires_grad`` off);
+* measured latency per engine (:mod:`irprune.costs.engines`), median ms per query: ``latency_ms_<engine>`` for
+  each name of :data:`ENGINE_NAMES` (``-`` as ``_``), with ``latency_threads`` (intra-op threads) and
+  ``latency_cpu`` (the CPU model that timed them).
+
+Columns in :data:`ADDED_COLUMNS` came after the first cell files were written: a file without them reads them as
+``null`` (every other column is required).
 """
 
 from __future__ import annotations
@@ -51,6 +63,11 @@ TASK_METRICS = {"ranking": RANKING_METRICS, "classification": CLASSIFICATION_MET
 INT_COSTS = ("total_params", "prunable_params", "nonzero_params", "size_dense_bytes", "size_sparse_bytes")
 FLOAT_COSTS = ("flops_dense", "flops_sparse", "latency_ms_per_query", "wall_time_s", "pqi")
 KEY = ("task", "model", "method", "target_sparsity", "seed", "split")
+#: the inference engines of :data:`irprune.costs.engines.ENGINES` (a test keeps the two in step), in its order
+ENGINE_NAMES = ("torch", "torch-csr", "onnxruntime", "onnxruntime-int8", "openvino", "openvino-bf16",
+                "openvino-int8", "deepsparse")
+ENGINE_LATENCY = tuple(f"latency_ms_{e.replace('-', '_')}" for e in ENGINE_NAMES)
+SPARSITY_COLUMNS = ("sparsity_prunable", "sparsity_all")
 
 #: column -> (kind, required); kinds: str, int, frac (float in [0, 1]), float, metric, nnint, nnfloat.
 SCHEMA: dict[str, tuple[str, bool]] = {
@@ -62,8 +79,16 @@ SCHEMA: dict[str, tuple[str, bool]] = {
     **{c: ("nnint", False) for c in INT_COSTS},
     **{c: ("nnfloat", False) for c in FLOAT_COSTS},
     "per_query_path": ("str", False),
+    **{c: ("frac", False) for c in SPARSITY_COLUMNS},
+    "prunable_kinds": ("str", False), "frozen_params": ("nnint", False),
+    **{c: ("nnfloat", False) for c in ENGINE_LATENCY},
+    "latency_threads": ("nnint", False), "latency_cpu": ("str", False),
 }
 COLUMNS: tuple[str, ...] = tuple(SCHEMA)
+#: columns added after cell files existed: optional on read (absent = null), written by every current writer
+ADDED_COLUMNS: tuple[str, ...] = COLUMNS[COLUMNS.index("sparsity_prunable"):]
+#: integer columns (cast to int on validation, to pandas' Int64 in the tidy table)
+INT_COLUMNS: tuple[str, ...] = ("seed",) + INT_COSTS + ("frozen_params", "latency_threads")
 
 _KIND_HELP = {"str": "a non-empty string", "int": "an integer", "frac": "a number in [0, 1]",
               "float": "a finite number", "metric": "a number (or null)", "nnint": "an integer >= 0 (or null)",
@@ -102,7 +127,7 @@ def validate_cell(cell: Any, path: Any = "<cell>") -> dict[str, Any]:
     if not isinstance(cell, Mapping):
         raise DataFormatError(f"a cell file holds one JSON object, got {type(cell).__name__}", path=path,
                               fix="write a flat object with the keys of irprune.cells.schema.COLUMNS")
-    missing = [c for c in COLUMNS if c not in cell]
+    missing = [c for c in COLUMNS if c not in cell and c not in ADDED_COLUMNS]
     unknown = sorted(set(cell) - set(COLUMNS))
     if missing or unknown:
         parts = ([f"missing key(s) {', '.join(missing)}"] if missing else []) + \
@@ -111,9 +136,9 @@ def validate_cell(cell: Any, path: Any = "<cell>") -> dict[str, Any]:
                               fix="a cell has exactly the keys of irprune.cells.schema.COLUMNS (null where n/a); "
                                   "build it with irprune.cells.schema.make_cell")
     for key, (kind, required) in SCHEMA.items():
-        _check_value(path, key, cell[key], kind, required)
-    out = dict(cell)
-    for key in ("seed",) + INT_COSTS:
+        _check_value(path, key, cell.get(key), kind, required)
+    out = {c: cell.get(c) for c in COLUMNS}
+    for key in INT_COLUMNS:
         if out[key] is not None:
             out[key] = int(out[key])
     task = out["task"]
@@ -138,6 +163,11 @@ def validate_cell(cell: Any, path: Any = "<cell>") -> dict[str, Any]:
     for a, b in (("nonzero_params", "total_params"), ("prunable_params", "total_params")):
         if out[a] is not None and out[b] is not None and out[a] > out[b]:
             raise _bad(path, a, out[a], f"exceeds {b} = {out[b]}", f"count {a} within the model's {b}")
+    sp, sa, n_p, n_t = (out[k] for k in ("sparsity_prunable", "sparsity_all", "prunable_params", "total_params"))
+    if None not in (sp, sa, n_p, n_t) and sp * n_p > sa * n_t + 0.5:
+        raise _bad(path, "sparsity_all", sa, f"counts fewer zeros ({sa * n_t:.0f}) than sparsity_prunable does "
+                   f"among the prunable weights ({sp * n_p:.0f})", "count both on the same model with "
+                   "irprune.pruning.sparsity.sparsity_columns (the prunable weights are among all parameters)")
     fd, fs = out["flops_dense"], out["flops_sparse"]
     if fd is not None and fs is not None and fs > fd * (1 + 1e-9):
         raise _bad(path, "flops_sparse", fs, f"exceeds flops_dense = {fd}",
@@ -159,10 +189,13 @@ def make_cell(**fields: Any) -> dict[str, Any]:
     return validate_cell(cell, "<make_cell>")
 
 
-#: irprune.costs.summary.measure_costs row key -> cell column (the median latency is the reported one).
+#: irprune.costs.summary.measure_costs row key -> cell column (the median latency is the reported one; per
+#: engine, irprune.costs.engines.flat_columns' ``latency_<engine>_median_ms``).
 COST_KEYS = {"total_params": "total_params", "nonzero_params": "nonzero_params", "flops_dense": "flops_dense",
              "flops_sparse": "flops_sparse", "size_dense_bytes": "size_dense_bytes",
-             "size_sparse_bytes": "size_sparse_bytes", "latency_median_ms": "latency_ms_per_query"}
+             "size_sparse_bytes": "size_sparse_bytes", "latency_median_ms": "latency_ms_per_query",
+             **{f"latency_{e.replace('-', '_')}_median_ms": c for e, c in zip(ENGINE_NAMES, ENGINE_LATENCY)},
+             "latency_threads": "latency_threads", "latency_cpu": "latency_cpu"}
 
 
 def cost_columns(cost_row: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,5 +221,6 @@ def read_cell(path: str | Path) -> dict[str, Any]:
 
 
 __all__ = ["TASKS", "RANKING_METRICS", "CLASSIFICATION_METRICS", "TRANSLATION_METRICS", "METRICS", "TASK_METRICS",
-           "INT_COSTS", "FLOAT_COSTS", "KEY", "SCHEMA", "COLUMNS", "COST_KEYS", "validate_cell", "make_cell",
+           "INT_COSTS", "FLOAT_COSTS", "KEY", "SCHEMA", "COLUMNS", "COST_KEYS", "ADDED_COLUMNS", "INT_COLUMNS",
+           "ENGINE_NAMES", "ENGINE_LATENCY", "SPARSITY_COLUMNS", "validate_cell", "make_cell",
            "cost_columns", "write_cell", "read_cell"]

@@ -59,6 +59,21 @@ class LatencyReport:
                 "latency_device": self.device}
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``'s ``model name``, else ``platform.processor()``) and its logical
+    cores, e.g. ``"Intel(R) Xeon(R) Platinum 8480+ (16 cores)"``: what the paper's latency captions name."""
+    import os
+    import platform
+
+    name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            name = next((l.split(":", 1)[1].strip() for l in fh if l.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{name or platform.processor() or 'unknown CPU'} ({os.cpu_count() or 0} cores)"
+
+
 def measure_latency(score_fn: Callable[[Any], Any], batches: Sequence[Any], warmup: int = 2, repeats: int = 3,
                     threads: int = 1, device: torch.device | str = "cpu") -> LatencyReport:
     """Time ``score_fn(batch)`` for every batch (one query each), ``repeats`` times, after ``warmup`` calls.
@@ -152,5 +167,5 @@ def sparsify_linears(model: nn.Module, min_sparsity: float = 0.0) -> tuple[nn.Mo
     return clone.eval(), swapped
 
 
-__all__ = ["CSRLinear", "LatencyConfig", "LatencyReport", "folded_copy", "measure_latency", "query_batches",
-           "sparsify_linears"]
+__all__ = ["CSRLinear", "LatencyConfig", "LatencyReport", "cpu_model", "folded_copy", "measure_latency",
+           "query_batches", "sparsify_linears"]

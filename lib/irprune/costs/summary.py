@@ -13,7 +13,7 @@ from torch import nn
 from ..config import ConfigError, frozen, param
 from .engines import ENGINES, flat_columns, measure_engines
 from .flops import count_flops
-from .latency import LatencyConfig, measure_latency, query_batches, sparsify_linears
+from .latency import LatencyConfig, cpu_model, measure_latency, query_batches, sparsify_linears
 from .size import size_on_disk
 
 Pair = tuple[str, str]
@@ -99,9 +99,9 @@ def measure_costs(model: nn.Module, cfg: CostsConfig | None = None,
                 row["csr_linear_layers"] = swapped
         finally:
             model.to(home)
-    row.update(flat_columns({k: v for k, v in records.items() if k in cfg.engines}))
+    row.update(flat_columns(records))          # every engine timed: torch, costs.engines, torch-csr
     row["engines"] = {k: v for k, v in records.items() if k in cfg.engines or k == "torch"}
-    row["latency_k"] = lat.k
+    row.update(latency_k=lat.k, latency_threads=lat.threads, latency_cpu=cpu_model())   # what timed the engines
     return row
 
 

@@ -49,7 +49,9 @@ class WordVocabRanker(Ranker):
 
     @classmethod
     def from_saved_text(cls, cfg: Any, directory: Path) -> "WordVocabRanker":
-        return cls(cfg, Vocab.load(directory / "vocab.json"))
+        model = cls(cfg, Vocab.load(directory / "vocab.json"))
+        model.embedding.weight.requires_grad_(not cfg.freeze_embeddings)    # frozen stays frozen after loading
+        return model
 
     def length_limits(self) -> tuple[int, int]:
         return self.cfg.max_query_len, self.cfg.max_doc_len

@@ -28,6 +28,7 @@ from ..dense.train import training_pairs
 from ..evaluation import EvalConfig, evaluate
 from ..io import atomic_write_json, read_json
 from ..pruning import nonzero_params
+from ..pruning.sparsity import sparsity_columns
 from ..cells.schema import make_cell, write_cell
 from ..runs import read_trec_run, write_trec_run
 from .dense_stage import (DOC_IDS, DOC_VECTORS, MODEL_DIR, PRIMARY, QUERY_ENCODER, TASK, Scorer, dev_metric,
@@ -118,7 +119,7 @@ def run(cfg: DensePruneStage, method: str, sparsity: float, seed: int, dataset_d
         seed=seed, split="test", primary_metric=PRIMARY,
         **{m.replace("@", "_at_"): float(ev.aggregate[m]) for m in ("mrr@10", "ndcg@10", "map", "recall@10",
                                                                     "recall@100") if m in ev.aggregate},
-        total_params=total, prunable_params=metrics["prunable_params"], nonzero_params=metrics["nonzero_params"],
+        **sparsity_columns(enc.query, names), nonzero_params=metrics["nonzero_params"],
         flops_dense=fd, flops_sparse=fs, size_dense_bytes=int(docs.nbytes), size_sparse_bytes=int(docs.nbytes),
         latency_ms_per_query=enc_ms, wall_time_s=time.perf_counter() - t0,
         per_query_path=str(out_dir / "per_query.json")))

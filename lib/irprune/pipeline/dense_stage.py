@@ -38,10 +38,12 @@ from ..dense.config import DenseConfig
 from ..dense.encoder import BiEncoder
 from ..dense import index as ix
 from ..dense.jpq import pq_scores, train_jpq
+from ..dense.prune import encoder_prunable
 from ..dense.train import finetune_query_encoder, training_pairs
 from ..evaluation import EvalConfig, evaluate
 from ..io import atomic_write_json, read_json
 from ..progress import emit
+from ..pruning.sparsity import sparsity_columns
 from ..cells.schema import make_cell, write_cell
 from ..runs import read_trec_run, write_trec_run
 from ..significance import SignificanceConfig, compare, holm
@@ -169,6 +171,7 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
     row = {d: i for i, d in enumerate(doc_ids)}
     enc = load_encoder(c)
     total_params = sum(p.numel() for p in enc.doc.parameters())
+    covered = sparsity_columns(enc.doc, encoder_prunable(enc.doc, c.prune.include_embeddings))   # nothing pruned
 
     t0 = time.perf_counter()
     docs = enc.encode([ds.corpus[d] for d in doc_ids], "doc", max_tokens=c.doc_max_tokens,
@@ -306,7 +309,7 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
             task=TASK, model=model, method=method, target_sparsity=0.0, achieved_sparsity=0.0, seed=c.train.seed, split="test", primary_metric=PRIMARY,
             **{m.replace("@", "_at_"): float(s[m]) for m in ("mrr@10", "ndcg@10", "map", "recall@10", "recall@100")
                if m in s},
-            total_params=total_params, nonzero_params=total_params, size_dense_bytes=flat_bytes,
+            **covered, nonzero_params=total_params, size_dense_bytes=flat_bytes,
             size_sparse_bytes=int(s["index_bytes"]), latency_ms_per_query=s.get("latency_ms"),
             wall_time_s=time.perf_counter() - t_start, per_query_path=str(run_dir / PER_QUERY.name)))
     atomic_write_json(metrics_path, metrics)

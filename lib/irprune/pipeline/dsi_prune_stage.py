@@ -40,6 +40,7 @@ from ..io import atomic_write_json
 from ..models.device import select_device
 from ..pruning import PruningLog, nonzero_params
 from ..pruning.driver import check_cell
+from ..pruning.sparsity import sparsity_columns
 from ..cells.schema import make_cell, write_cell
 from ..runs import write_trec_run
 from . import dsi_stage
@@ -163,7 +164,7 @@ def run(cfg: DSIPruneStage, method: str, sparsity: float, seed: int, *, dataset_
     write_cell(out / "cell.test.json", make_cell(
         task=dsi_stage.TASK, model="dsi", method=method, target_sparsity=sparsity,
         achieved_sparsity=res.sparsity["all"], seed=seed, split="test", primary_metric=dsi_stage.PRIMARY,
-        **dsi_stage.ranking_columns(agg), total_params=dense_total, prunable_params=dense_prunable,
+        **dsi_stage.ranking_columns(agg), **sparsity_columns(model.t5, prunable),
         nonzero_params=nonzero, pqi=res.pqi, wall_time_s=wall, per_query_path=str(out / "per_query.json")))
     print(f"dsi_prune@{cid}: sparsity {res.sparsity['all']:.4f} (encoder {res.sparsity['encoder']:.4f}, decoder "
           f"{res.sparsity['decoder']:.4f}; target {sparsity}); test hits@10 {agg['hits@10']:.4f}, MAP "

@@ -34,6 +34,7 @@ from ..evaluation import EvalConfig, evaluate
 from ..io import atomic_write_json
 from ..models.device import select_device
 from ..pruning import nonzero_params
+from ..pruning.sparsity import sparsity_columns
 from ..cells.schema import RANKING_METRICS, make_cell, write_cell
 from ..runs import write_trec_run
 from ..dsi.prune import dsi_prunable
@@ -151,8 +152,8 @@ def run(cfg: DSIStage, dataset_dir: Path = paths.DATASET, checkpoint_dir: Path =
         common = dict(task=TASK, target_sparsity=0.0, achieved_sparsity=0.0, split="test", primary_metric=PRIMARY)
         write_cell(cell_dir / "dense.test.json", make_cell(
             model="dsi", method="dense", seed=c.train.seed, **common, **ranking_columns(metrics),
-            total_params=model.num_parameters(), prunable_params=sum(p.numel() for p in prunable.values()),
-            nonzero_params=nonzero_params(model.t5), wall_time_s=time.perf_counter() - t0,
+            **sparsity_columns(model.t5, prunable), nonzero_params=nonzero_params(model.t5),
+            wall_time_s=time.perf_counter() - t0,
             per_query_path=str(run_dir / "per_query.json")))
         write_cell(cell_dir / "bm25.test.json", make_cell(model="bm25", method="bm25", seed=0, **common,
                                                           **ranking_columns(metrics, "bm25_subset_")))

@@ -26,6 +26,7 @@ from ..models import load_checkpoint
 from ..prune_cell import run_cell
 from ..pruning import current_mask, fold, pqi_global, prunable_parameters, sparsity_report
 from ..pruning.methods import is_structured
+from ..pruning.sparsity import sparsity_columns
 from ..cells.schema import cost_columns, make_cell, write_cell
 from ..runs import read_trec_run, write_trec_run
 from ..training import build_pool
@@ -100,6 +101,8 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
         pqi = float(pqi_global(net, mask))
     fold(net)
     net.eval()
+    covered = sparsity_columns(net, prunable_parameters(net, kinds, exclude), dense_prunable=dense_prunable,
+                               dense_total=dense_total)
     prune_s = time.perf_counter() - t0
 
     run_dir = paths.prune_run_dir(cid)
@@ -129,8 +132,8 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
             task="ranking", model=model, method=method, target_sparsity=sparsity, achieved_sparsity=achieved,
             seed=seed, split=split, primary_metric=tcfg.metric,
             **{k.replace("@", "_at_"): v for k, v in m.items() if k in _RANKING},
-            prunable_params=dense_prunable, pqi=pqi, wall_time_s=wall, per_query_path=str(run_dir / "per_query.json"),
-            **cost_columns(costs)))
+            pqi=pqi, wall_time_s=wall, per_query_path=str(run_dir / "per_query.json"),
+            **{**cost_columns(costs), **covered}))
     print(f"{cid}: sparsity {achieved:.4f} (target {sparsity}); "
           + ", ".join(f"{s} {tcfg.metric} {m[tcfg.metric]:.4f}" for s, m in metrics.items())
           + f"; {wall:.0f}s")

@@ -14,6 +14,8 @@ from ..paths import TASK_RECORDS
 from ..report import config as rc
 from ..report import dense as dense_report
 from ..report import dsi as dsi_report
+from ..report import engines as engine_report
+from ..report import prunable as prunable_report
 from ..report import figures, macros, tables
 from ..report.results import cell_files, read_table
 
@@ -59,7 +61,8 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
             + figures.layer_sparsity(logs, out, r.main_method, r.compare_sparsity)
             + figures.cross_task(df, out, r.split, r.keep_fractions)
             + dsi_report.figure(dsi, out)
-            + dense_report.figure(dense, df, out, r.split))
+            + dense_report.figure(dense, df, out, r.split)
+            + engine_report.figure(df, out, r.split, r.main_method))
     figures.remove_stale(out, figs)
     t["figures_s"] = time.perf_counter() - t0
 
@@ -70,7 +73,9 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     cross, _ = tables.cross_task(df, r.keep_fractions, r.split)
     tabs = {t_.name: t_ for t_ in (tables.dense_baselines(df, r.split), pruned, maxsp, tables.comparison(df),
                                     cross, dsi_report.table(dsi, df, card, r.split),
-                                    dense_report.table(dense, bm25, r.split))}
+                                    dense_report.table(dense, bm25, r.split),
+                                    prunable_report.table(df, r.split, r.compare_sparsity, r.sparsity_tolerance),
+                                    engine_report.table(df, r.split, r.main_method))}
     gen = root / generated_dir
     tables.write_tables(tabs.values(), gen)
     atomic_write_text(gen / "tables.md", "\n".join(t_.markdown() for t_ in tabs.values()))
@@ -82,6 +87,8 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
                      n_significant=sum(x.significant for x in tests.values()))
     dsi_report.add_macros(m, dsi, r.question_keep, r.sparsity_tolerance)
     dense_report.add_macros(m, dense, r.question_keep)
+    prunable_report.add_macros(m, df, r.split, r.compare_sparsity, r.sparsity_tolerance)
+    engine_report.add_macros(m, df, r.split, r.main_method)
     macros.add_bert_start(m, _bert_start(root))
     macros.add_vision_data(m, [_json(p) or {} for p in sorted((root / TASK_RECORDS).glob("vision-*.json"))])
     atomic_write_text(gen / "macros.tex", m.render())

@@ -30,6 +30,7 @@ from ..models.base import Ranker
 from ..rerank import rerank
 from ..runs import read_trec_run, write_trec_run
 from ..costs.summary import measure_costs
+from ..pruning.sparsity import sparsity_columns
 from ..cells.schema import RANKING_METRICS, cost_columns, make_cell, write_cell
 from ..significance import compare
 from ..text import Vocab, load_tokenizer
@@ -181,7 +182,9 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, pretrain_dir: Path = paths.
             task="ranking", model=name, method="dense", target_sparsity=0.0, achieved_sparsity=0.0,
             seed=tcfg.seed, split=split, primary_metric=tcfg.metric, wall_time_s=metrics["stage_seconds"],
             **{k.replace("@", "_at_"): v for k, v in metrics[split].items() if k in RANKING_METRICS},
-            per_query_path=str(paths.model_per_query(name)), **cost_columns(costs)))
+            per_query_path=str(paths.model_per_query(name)),
+            # the prunable set is the prune stage's choice (prune.include), which this stage does not read
+            **{**cost_columns(costs), **sparsity_columns(model, None)}))
     save_checkpoint(model, paths.model_dir(name))
     atomic_write_json(paths.model_per_query(name), per_query)
     atomic_write_json(paths.model_history(name), history.as_dict())

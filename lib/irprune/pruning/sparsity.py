@@ -1,14 +1,20 @@
-"""Sparsity, density and compression conversions: the ONE place they are defined.
+"""Sparsity, density and compression conversions, and what a results row's sparsity covers: the ONE place they
+are defined.
 
 "Sparsity" in this project is always the fraction of prunable weights that are zero; "density" is the kept
 fraction, ``density = 1 - sparsity``.  Synaptic-Flow (``Experiments/singleshot.py``) calls the kept fraction
 "sparsity" and the GraSP/SynFlow papers quote *compression* ``c`` with ``density = 10**(-c)`` (so c = 0.5, 1, 2
 keep 31.6%, 10%, 1%); the *compression ratio* is ``1 / density`` (a 10x ratio keeps 10%).
+
+The share of *all* parameters a sparsity covers is a separate number (:func:`sparsity_columns`): Conv-KNRM's
+frozen word embeddings are most of its parameters and neither trained nor pruned, so 90% sparsity of its prunable
+weights zeroes a few percent of the model.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping
 
 from ..errors import ConfigError
 
@@ -67,3 +73,48 @@ def n_to_prune(sparsity: float, n: int) -> int:
     This is the rounding every mask selection uses, so achieved sparsity is within half a weight of the target.
     """
     return int(math.floor(check_sparsity(sparsity) * n + 0.5))
+
+
+def sparsity_columns(model: Any, prunable: Mapping[str, Any] | None, *, dense_prunable: int | None = None,
+                     dense_total: int | None = None) -> dict[str, Any]:
+    """What a results row says its sparsity covers, counted on ``model`` as it is after pruning.
+
+    ``prunable``: ``plain name -> weight`` of the tensors the cell pruned (or could prune; ``None`` where no
+    prunable set was chosen).  Zeros are those of the weights the forward pass sees (masks applied).  Returns the
+    cell columns ``sparsity_prunable`` (zeros among the prunable weights / ``prunable_params``),
+    ``sparsity_all`` (zeros among all parameters / ``total_params``: frozen embeddings, biases and norms are in
+    the denominator), ``prunable_params``, ``total_params``, ``prunable_kinds`` (``"conv 3, linear 1"``: tensors
+    per module kind) and ``frozen_params`` (``requires_grad`` off: never trained, hence never pruned by a
+    gradient).  ``dense_prunable`` / ``dense_total`` are the dense model's counts for methods that remove weights
+    (structured pruning): what is gone counts as zero.
+    """
+    import torch
+
+    from .prunable import _kind, effective_named_tensors, module_and_attr
+
+    tensors = dict(effective_named_tensors(model))
+    with torch.no_grad():
+        nonzero_all = sum(int(torch.count_nonzero(t)) for t in tensors.values())
+        total = sum(t.numel() for t in tensors.values())
+        frozen = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values() if not p.requires_grad)
+        out: dict[str, Any] = {"prunable_params": None, "sparsity_prunable": None, "prunable_kinds": None}
+        if prunable is not None:
+            missing = [n for n in prunable if n not in tensors]
+            if missing:
+                raise KeyError(f"sparsity_columns: prunable tensor(s) {missing[:3]} are not parameters of "
+                               f"{type(model).__name__}; pass the names prunable_parameters returns")
+            n_prunable = dense_prunable if dense_prunable is not None else sum(tensors[n].numel() for n in prunable)
+            nonzero = sum(int(torch.count_nonzero(tensors[n])) for n in prunable)
+            kinds: dict[str, int] = {}
+            for name in prunable:
+                module = module_and_attr(model, name)[0]
+                kind = _kind(module) or ("embedding" if isinstance(module, torch.nn.EmbeddingBag)
+                                         else type(module).__name__)
+                kinds[kind] = kinds.get(kind, 0) + 1
+            out.update(prunable_params=int(n_prunable),
+                       sparsity_prunable=(n_prunable - nonzero) / n_prunable if n_prunable else 0.0,
+                       prunable_kinds=", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    total = int(dense_total) if dense_total is not None else total
+    out.update(total_params=total, sparsity_all=(total - nonzero_all) / total if total else 0.0,
+               frozen_params=int(frozen))
+    return out

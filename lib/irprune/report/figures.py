@@ -17,7 +17,7 @@ from . import palette, published
 from .analysis import mean_cells, with_retained
 
 FIGURE_NAMES = ("effectiveness_vs_sparsity", "retained_vs_sparsity", "cost_frontier", "pqi", "layer_sparsity",
-                "cross_task", "dsi_sparsity")
+                "cross_task", "dsi_sparsity", "engine_latency")
 TASK_LABELS = {"ranking": "Passage ranking", "classification": "Text classification", "translation": "Translation",
                "vision": "Image classification",
                "dsi": "Generative retrieval (DSI subset)"}

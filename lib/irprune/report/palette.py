@@ -103,6 +103,24 @@ for _name, _info in {
 }.items():
     MODELS.add(_name, _info)
 
+#: Inference engines (irprune.costs.engines), drawn as lines of the measured-latency figure; the reference (torch
+#: fp32) is black like dense.  Engines with no entry are drawn like an unknown method, under their own name.
+ENGINE_STYLES: dict[str, MethodStyle] = {
+    "torch": MethodStyle("torch fp32", "Torch", _C["black"], "o", "-"),
+    "torch-csr": MethodStyle("torch CSR", "TorchCsr", GREY, "x", "--"),
+    "onnxruntime": MethodStyle("ONNX Runtime", "OnnxRuntime", _C["blue"], "s", "-"),
+    "onnxruntime-int8": MethodStyle("ONNX Runtime int8", "OnnxRuntimeInt", _C["sky_blue"], "s", ":"),
+    "openvino": MethodStyle("OpenVINO", "OpenVino", _C["vermillion"], "^", "-"),
+    "openvino-bf16": MethodStyle("OpenVINO bf16", "OpenVinoBf", _C["orange"], "^", "-."),
+    "openvino-int8": MethodStyle("OpenVINO int8", "OpenVinoInt", _C["reddish_purple"], "^", ":"),
+    "deepsparse": MethodStyle("DeepSparse", "DeepSparse", _C["bluish_green"], "D", "-"),
+}
+
+
+def engine_style(engine: str) -> MethodStyle:
+    return ENGINE_STYLES.get(engine) or MethodStyle(engine, _macro_stem(engine, "Engine"), DEFAULT_COLOR, ".", "-")
+
+
 #: The neural rankers of the study, in display order (a model with no rows is reported as "not run").
 STUDY_MODELS = ("monobert", "conv_knrm", "conformer_kernel")
 

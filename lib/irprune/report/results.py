@@ -19,9 +19,10 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..cells.schema import (CLASSIFICATION_METRICS, COLUMNS, COST_KEYS, FLOAT_COSTS, INT_COSTS, KEY, METRICS,
-                            RANKING_METRICS, SCHEMA, TASK_METRICS, TASKS, TRANSLATION_METRICS, cost_columns,
-                            make_cell, read_cell, validate_cell, write_cell)
+from ..cells.schema import (ADDED_COLUMNS, CLASSIFICATION_METRICS, COLUMNS, COST_KEYS, ENGINE_LATENCY, FLOAT_COSTS,
+                            INT_COLUMNS, INT_COSTS, KEY, METRICS, RANKING_METRICS, SCHEMA, SPARSITY_COLUMNS,
+                            TASK_METRICS, TASKS, TRANSLATION_METRICS, cost_columns, make_cell, read_cell,
+                            validate_cell, write_cell)
 from ..errors import DataFormatError
 from ..io import atomic_write_text
 from ..pruning.sparsity import compression_from_density
@@ -98,12 +99,21 @@ def collect(cell_paths: Iterable[str | Path], bm25_metrics: str | Path | None = 
                                           "delete the stale one")
             origin[key] = src
             rows.append({**cell, **derived_columns(cell)})
-    df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    for c in ("seed",) + INT_COSTS:
-        df[c] = df[c].astype("Int64")
-    for c in METRICS + FLOAT_COSTS + DERIVED_COLUMNS + ("target_sparsity", "achieved_sparsity", "primary_value"):
-        df[c] = df[c].astype("float64")
+    df = _typed(pd.DataFrame(rows, columns=list(TABLE_COLUMNS)))
     return df.sort_values(list(KEY), kind="stable").reset_index(drop=True)
+
+
+#: the tidy table's float columns
+FLOAT_COLUMNS: tuple[str, ...] = (METRICS + FLOAT_COSTS + DERIVED_COLUMNS + SPARSITY_COLUMNS + ENGINE_LATENCY
+                                  + ("target_sparsity", "achieved_sparsity", "primary_value"))
+
+
+def _typed(df: "Any") -> "Any":
+    for c in INT_COLUMNS:
+        df[c] = df[c].astype("Int64")
+    for c in FLOAT_COLUMNS:
+        df[c] = df[c].astype("float64")
+    return df
 
 
 def write_table(df: "Any", csv_path: str | Path, parquet_path: str | Path | None = None) -> None:
@@ -124,13 +134,14 @@ def read_table(csv_path: str | Path) -> "Any":
     if not csv_path.is_file():
         raise DataFormatError("results table not found", path=csv_path, fix="run the collect stage (dvc repro collect)")
     df = pd.read_csv(csv_path, keep_default_na=True)
-    missing = [c for c in TABLE_COLUMNS if c not in df.columns]
+    missing = [c for c in TABLE_COLUMNS if c not in df.columns and c not in ADDED_COLUMNS]
     if missing:
         raise DataFormatError(f"missing column(s) {', '.join(missing)}", path=csv_path, line=1,
                               fix="re-run the collect stage to rewrite the table in the current schema")
-    for c in ("seed",) + INT_COSTS:
-        df[c] = df[c].astype("Int64")
-    return df
+    for c in ADDED_COLUMNS:      # a table collected before these columns existed: null
+        if c not in df.columns:
+            df[c] = None
+    return _typed(df)
 
 
 def summary(df: "Any", split: str = "test", keep: float = 0.95) -> dict[str, Any]:

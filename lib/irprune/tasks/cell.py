@@ -39,7 +39,8 @@ from ..pruning.driver import check_cell, run_method
 from ..pruning.methods import ONESHOT
 from ..pruning.prunable import nonzero_params
 from ..pruning.settings import SYNFLOW_ROUNDS
-from ..pruning.sparsity import compression_from_density, compression_ratio, density_from_sparsity
+from ..pruning.sparsity import (compression_from_density, compression_ratio, density_from_sparsity,
+                                sparsity_columns)
 from .base import TaskBundle
 from .common import TrainHistory, fit, seed_everything
 from .flops import count_macs
@@ -170,7 +171,6 @@ def run_cell(task: TaskBundle, model_name: str, method: str, sparsity: float, se
     macs = count_macs(model, task.mac_example())
     achieved = mask.sparsity if mask is not None else 0.0
     zeros, n_prunable = prunable_zeros(prunable, model)
-    total = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     record: dict[str, Any] = {
         "task": task.task, "model": model_name, "method": method, "target_sparsity": sparsity,
         "achieved_sparsity": achieved, "zero_fraction": zeros / n_prunable,
@@ -180,7 +180,7 @@ def run_cell(task: TaskBundle, model_name: str, method: str, sparsity: float, se
         "compression_ratio": compression_ratio(1.0 - achieved) if achieved < 1 else None,
         "seed": seed, "split": "test", **metrics,
         "primary_metric": task.primary_metric, "primary_value": metrics[task.primary_metric],
-        "total_params": total, "prunable_params": n_prunable, "nonzero_params": nonzero_params(model),
+        **sparsity_columns(model, prunable), "nonzero_params": nonzero_params(model),
         "flops_dense": macs.flops_dense, "flops_sparse": macs.flops_sparse, "flop_sparsity": macs.flop_sparsity,
         "epochs": epochs, "steps": history.steps, "train_time_s": history.wall_time_s, "prune_time_s": t_prune,
         "prune_at": ("dense" if from_dense else "init") if method != "dense" else None,
