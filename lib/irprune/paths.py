@@ -78,6 +78,17 @@ def trained(model: str, seed: int) -> str:
     return f"{model}-s{seed}"
 
 
+def trained_metrics(model: str, root: str | Path = ".") -> dict[int, Path]:
+    """training seed -> ``metrics/<model>-s<seed>.json`` for every seed of ``model`` trained under ``root``."""
+    prefix = trained(model, 0)[:-1]
+    out = {}
+    for p in (Path(root) / METRICS).glob(f"{prefix}*.json"):
+        seed = p.stem[len(prefix):]
+        if seed.isdigit():
+            out[int(seed)] = p
+    return dict(sorted(out.items()))
+
+
 def model_dir(model: str) -> Path:
     """The trained ranker's checkpoint (safetensors + config + text state); ``model`` is :func:`trained`'s name."""
     return MODELS / model

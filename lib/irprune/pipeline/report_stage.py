@@ -80,6 +80,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     syn = cfg.data.synthetic if card.get("source", cfg.data.source) == "synthetic" else None
     m = macros.build(df, r, cfg.significance, card, syn, bm25, hw, n_tested=len(tests),
                      n_significant=sum(x.significant for x in tests.values()))
+    macros.add_question_one(m, df, r, cfg.significance, root)
     dsi_report.add_macros(m, dsi, r.question_keep, r.sparsity_tolerance)
     dense_report.add_macros(m, dense, r.question_keep)
     macros.add_bert_start(m, _bert_start(root))
@@ -99,9 +100,11 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
 
 
 def _bert_start(root: Path) -> dict[str, Any] | None:
-    """What monoBERT started from, as its train stage recorded it (None when monoBERT was not trained)."""
-    path = root / paths.model_metrics("monobert")
-    if not path.is_file():
+    """What monoBERT started from, as its train stage recorded it at the lowest training seed run (None when
+    monoBERT was not trained)."""
+    runs = paths.trained_metrics("monobert", root)
+    if not runs:
         return None
+    path = next(iter(runs.values()))
     start = read_json(path).get("start")
     return start if isinstance(start, dict) else None
