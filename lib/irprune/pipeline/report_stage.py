@@ -30,6 +30,17 @@ class ReportResult:
         """Every table as Markdown (for the notebook)."""
         return "\n".join(t.markdown() for t in self.tables.values())
 
+    def question_one(self) -> str:
+        """Research question 1's generated answer under the main method, per ranker, as Markdown (the text of the
+        paper's ``\\<Model><Method>QOneText`` macros)."""
+        v = self.macros.values
+        lines = [f"- **{name[:-len('QOneText')]}**: {text}" for name, text in v.items()
+                 if name.endswith("QOneText")]
+        out = "\n".join(lines + ["", v.get("QOneSeedTestText", "")])
+        for latex, plain in (("$\\pm$", "±"), ("\\%", "%"), ("$\\alpha", "α"), ("$", "")):
+            out = out.replace(latex, plain)
+        return out
+
 
 def _json(path: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
