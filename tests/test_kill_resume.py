@@ -204,8 +204,10 @@ def test_a_killed_stage_reruns_to_byte_identical_outputs(project: tuple[Path, di
     print(f"{stage}: killed {delay:.1f}s ({delay / work:.0%}) into the {work:.1f}s after the first progress line "
           f"(+{killed.killed_at:.1f}s), last line {killed.lines[-1][1]!r}; resume state left: {left_state}")
     if stage == TRAIN:
-        steps = [int(m.group(1)) for _, line in killed.lines if (m := re.match(r"train conv_knrm-s0: step (\d+)", line))]
-        if max(steps, default=0) > OVER["train"]["checkpoint_every"] and not (root / "metrics/conv_knrm-s0.json").exists():
+        steps = [int(m.group(1)) for _, line in killed.lines
+                 if (m := re.match(r"train conv_knrm-s0: step (\d+)", line))]
+        finished = (root / "metrics/conv_knrm-s0.json").exists()
+        if max(steps, default=0) > OVER["train"]["checkpoint_every"] and not finished:
             assert left_state, "the training was killed after a saved state, but no resume state is left"
 
     rerun = _run(root, "repro", "--no-run-cache", "-s", stage)

@@ -160,7 +160,8 @@ def test_question_one_over_training_seeds_matches_a_brute_force_recomputation(tm
                seeds=(0,), n_queries=40)
     write_grid(tmp_path, models=models, methods={"gmp": (0.8, 8.0)}, sparsities=(0.8, 0.9), seeds=(1, 2),
                n_queries=40, seed=1, bm25=False, pruning_logs=False)
-    df = collect(cell_files(["metrics/train/*.json", "metrics/prune/**/*.json"], tmp_path), tmp_path / "metrics/bm25.json")
+    df = collect(cell_files(["metrics/train/*.json", "metrics/prune/**/*.json"], tmp_path),
+                 tmp_path / "metrics/bm25.json")
     cfg, sig = ReportConfig(), SignificanceConfig()
     m = macros.Macros()
     macros.add_question_one(m, df, cfg, sig, tmp_path)

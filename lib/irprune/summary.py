@@ -4,8 +4,9 @@ One row per (task, model, method): the primary metric of the report's split (``r
 ``report.primary_metric``, the mean over seeds) for the dense model and at each of ``report.key_sparsities``
 (target sparsity, or achieved within ``report.sparsity_tolerance``), with the p-value of the paired test of each
 pruned cell against its dense model (``significance.test``, Holm-adjusted over the table's cells, as the report's
-tables) and of each dense ranker against BM25 (from ``metrics/<model>-s<seed>.json`` of its lowest training seed).  It reads the tidy results table
-(``results/results.csv``, stage ``collect``) and the per-query files it names; it computes nothing new.
+tables) and of each dense ranker against BM25 (from ``metrics/<model>-s<seed>.json`` of its lowest training seed).
+It reads the tidy results table (``results/results.csv``, stage ``collect``) and the per-query files it names; it
+computes nothing new.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ Checked: every section's config (each stage's typed config, for every ranker and
 top-level sections, ``rankers`` (registered models with a ``models.<name>`` section), and the grids that only DVC's
 templating reads (``grid``, ``task_grid``, ``dsi_grid``, ``dense_grid``): registered models/methods/pairs, sparsities in range,
 integer seeds, no duplicates; in ``grid``, every block's seeds among ``grid.train_seeds`` (a cell prunes the dense
-model of its seed) and no cell in two blocks (DVC would refuse the overlapping outputs).  Every problem is reported (not only the first), each naming the key and the fix.
+model of its seed) and no cell in two blocks (DVC would refuse the overlapping outputs).  Every problem is reported
+(not only the first), each naming the key and the fix.
 
 The stamp's content never changes, so re-running the check (whenever ``params.yaml`` or the code changes) does not
 make any other stage out of date.

@@ -73,7 +73,8 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
     ckpt = paths.model_dir(paths.trained(model, seed))          # the dense model of this cell's training seed
     if not ckpt.is_dir():
         raise DataFormatError(f"no dense checkpoint for {model!r} at training seed {seed}", path=ckpt,
-                              fix=f"add {seed} to params.yaml grid.train_seeds and run `dvc repro train@{model}-{seed}`")
+                              fix=f"add {seed} to params.yaml grid.train_seeds and run "
+                                  f"`dvc repro train@{model}-{seed}`")
     net = load_checkpoint(ckpt, expect=model)
     include, exclude = cfg.prune.include, cfg.prune.exclude
     kinds = ("linear",) if is_structured(method) else include     # structured methods remove linear weights

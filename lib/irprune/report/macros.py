@@ -405,7 +405,8 @@ def add_question_one(M: Macros, df: Any, cfg: Any, sig: SignificanceConfig, root
         else:
             kept = [p for p in parts if p]
             text = (f"dense {mlabel} {_mean_sd(float(dense.mean()), _sd(dense), len(dense))}; {label} keeps "
-                    + (" and ".join(kept) if kept else "no share of it") + ("; " + "; ".join(at_text) if at_text else "")
+                    + (" and ".join(kept) if kept else "no share of it")
+                    + ("; " + "; ".join(at_text) if at_text else "")
                     + ".")
         M.add(f"{stem}{mstem}QOneText", text)
     M.add("QOneSeedTestText", f"Means $\\pm$ sample standard deviations are over training seeds, each pruned model "

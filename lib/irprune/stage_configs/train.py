@@ -1,4 +1,4 @@
-"""Config of the ``train`` stage (``train@<model>-<seed>``, a ``matrix`` stage over ``rankers`` x ``grid.train_seeds``)."""
+"""Config of the ``train`` stage (``train@<model>-<seed>``: a ``matrix`` over ``rankers`` x ``grid.train_seeds``)."""
 
 from __future__ import annotations
 
