@@ -412,7 +412,7 @@ def add_question_one(M: Macros, df: Any, cfg: Any, sig: SignificanceConfig, root
     M.add("QOneSeedTestText", f"Means $\\pm$ sample standard deviations are over training seeds, each pruned model "
           f"against the dense model of its own seed; $p$ is a {latex_escape(TEST_NAMES.get(sig.test, sig.test))} "
           f"of the per-query {mlabel} pooled over seeds (each query's score averaged over the seeds on both sides, "
-          f"the queries as pairs), Holm-corrected over the {count(len(tests))} tests of this paragraph "
+          f"the queries as pairs), Holm-corrected over the {count(len(tests))} test{'s' if len(tests) != 1 else ''} of this paragraph "
           f"($\\alpha = {sig.alpha:g}$).")
 
 
