@@ -2,7 +2,7 @@
 structured.
 
 The model is ``params.yaml``'s ``models.monobert`` built as ``train@monobert`` builds it (the trained checkpoint
-``models/monobert`` when it exists, else the pretrained start with its new score head).  Variants:
+``models/monobert-s0`` when it exists, else the pretrained start with its new score head).  Variants:
 
 * ``dense``, and global magnitude sparsity 50/80/90/95% on the encoder's linear layers (Q/K/V/O and FFN; the
   pooler and score head stay dense), masks folded into plain zero weights, no fine-tuning (latency does not depend
@@ -49,7 +49,7 @@ ENCODER_ONLY = ("*pooler*", "*classifier*")
 
 
 def load_monobert(params_path: Path, checkpoint: str | None) -> tuple[Any, str]:
-    ckpt = Path(checkpoint) if checkpoint else paths.model_dir("monobert")
+    ckpt = Path(checkpoint) if checkpoint else paths.model_dir(paths.trained("monobert", 0))
     if ckpt.is_dir():
         return load_checkpoint(ckpt, expect="monobert").eval(), f"trained checkpoint {ckpt}"
     params = yaml.safe_load(params_path.read_text())
@@ -90,7 +90,7 @@ def variants(model: Any, sparsities: list[float], structured: list[float],
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--checkpoint", help="a monoBERT checkpoint directory (default models/monobert if present)")
+    ap.add_argument("--checkpoint", help="a monoBERT checkpoint directory (default models/monobert-s0 if present)")
     ap.add_argument("--engines", nargs="+", default=ENGINES.names(), choices=ENGINES.names())
     ap.add_argument("--sparsities", nargs="+", type=float, default=[0.5, 0.8, 0.9, 0.95])
     ap.add_argument("--structured", nargs="*", type=float, default=[0.5])

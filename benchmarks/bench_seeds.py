@@ -1,9 +1,10 @@
-"""Seed robustness of the dense rankers against BM25: `train@<model>` once per `train.seed`.
+"""Seed robustness of the dense rankers against BM25: `train@<model>-0` once per `train.seed`.
 
 Clones the committed HEAD into a scratch directory (the project's outputs are untouched), runs
 `dvc repro bm25 pretrain` there once (data, BM25 runs, tokenizer, MLM, word vectors), then for every seed and model:
 merges ``{train: {seed: S}}`` (plus an optional ``--overlay`` file, e.g. another learning rate) into the clone's
-``params.yaml`` with ``python -m irprune.overlay`` and runs ``dvc repro -s -f train@<model>``.  It prints, per
+``params.yaml`` with ``python -m irprune.overlay`` and runs ``dvc repro -s -f train@<model>-0`` (training seed 0
+trains at ``train.seed``; the study's own seeds are ``grid.train_seeds``).  It prints, per
 run, dev MRR@10, test MRR@10, the paired test's p-value against BM25 (the stage's ``vs_bm25``), the selected
 step and the training time, then per model how many seeds beat BM25 significantly.
 
@@ -60,8 +61,8 @@ def main() -> None:
                 seed_file.write_text(yaml.safe_dump({"train": {"seed": seed}}), encoding="utf-8")
                 for ov in [*overlays, seed_file]:
                     _run([sys.executable, "-m", "irprune.overlay", str(ov)], clone, env)
-                _run([sys.executable, "-m", "dvc", "repro", "-s", "-f", f"train@{model}"], clone, env)
-                m = json.loads((clone / "metrics" / f"{model}.json").read_text(encoding="utf-8"))
+                _run([sys.executable, "-m", "dvc", "repro", "-s", "-f", f"train@{model}-0"], clone, env)
+                m = json.loads((clone / "metrics" / f"{model}-s0.json").read_text(encoding="utf-8"))
                 row = {"model": model, "seed": seed, "dev_mrr10": m["dev"]["mrr@10"], "test_mrr10": m["test"]["mrr@10"],
                        "p_vs_bm25": m["vs_bm25"]["p_value"], "significant": bool(m["vs_bm25"]["significant"]),
                        "beats_bm25": bool(m["vs_bm25"]["beats_bm25"]), "selected_step": m["selected_step"],

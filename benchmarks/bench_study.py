@@ -47,7 +47,8 @@ def parse(log: str) -> list[tuple[str, float]]:
 def report(stages: list[tuple[str, float]], total: float | None) -> dict:
     family: dict[str, list[float]] = defaultdict(list)
     for name, s in stages:
-        key = name.split("@")[0] + ("@" + name.split("@")[1].split("-")[0] if name.startswith("prune@") else "")
+        cell = name.startswith(("prune@", "prune_controls@", "prune_repeats@"))   # the grid's three matrices
+        key = name.split("@")[0] + ("@" + name.split("@")[1].split("-")[0] if cell else "")
         family[key].append(s)
     for name, s in stages:
         print(f"{name:55s} {s:8.1f} s")

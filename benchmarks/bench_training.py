@@ -70,9 +70,9 @@ def main() -> None:
                          "steps": res.info.get("mlm_steps", 0)})
         for name in models:
             t0 = time.perf_counter()
-            out = train_stage.run(load_stage("train", "params.yaml", item=name))
+            out = train_stage.run(load_stage("train", "params.yaml", item={"model": name, "seed": 0}), 0)
             m = out.metrics
-            n_pairs = _pairs(paths, name)
+            n_pairs = _pairs(paths, paths.trained(name, 0))
             rows.append({"stage": f"train@{name}", "seconds": time.perf_counter() - t0,
                          "train_seconds": m["train_seconds"], "steps": m["steps"], "params": m["parameters"],
                          "test_mrr@10": m["test"]["mrr@10"], "p_value": m["vs_bm25"]["p_value"],

@@ -64,19 +64,32 @@ def _delete(dotted: str) -> Callable[[dict], None]:
 
 # (case, change, words the message must hold: the key or value, and the fix or the allowed values)
 PARAM_CASES: list[tuple[str, Callable[[dict], Any], tuple[str, ...]]] = [
-    ("grid sparsity above 1", _set("grid.sparsities", [0.5, 1.3]), ("grid.sparsities", "1.3", "[0, 1)")),
-    ("grid sparsity negative", _set("grid.sparsities", [-0.1]), ("grid.sparsities", "-0.1", "[0, 1)")),
-    ("grid sparsity a string", _set("grid.sparsities", ["0.5"]), ("grid.sparsities", "'0.5'", "a number")),
-    ("grid sparsity twice", _set("grid.sparsities", [0.5, 0.5]), ("grid.sparsities", "more than once", "remove")),
-    ("grid method typo", _set("grid.methods", ["magnitud"]), ("grid.methods", "'magnitud'", "magnitude")),
-    ("grid model not trained", _set("rankers", ["monobert"]), ("grid.models", "conv_knrm", "add it to rankers")),
-    ("grid seed a float", _set("grid.seeds", [0.5]), ("grid.seeds", "0.5", "integers")),
-    ("grid seed a boolean", _set("grid.seeds", [True]), ("grid.seeds", "True", "integers")),
-    ("grid axis empty", _set("grid.methods", []), ("grid.methods", "non-empty list")),
-    ("grid key typo", _set("grid.sparsity", [0.5]), ("grid.sparsity", "allowed keys under grid", "sparsities")),
-    ("grid heads on a kernel model", _set("grid.methods", ["heads"]), ("grid.methods", "'heads'", "monobert only")),
-    ("grid structured on a kernel model", _set("grid.methods", ["structured"]),
-     ("grid.methods", "'structured'", "monobert only")),
+    ("grid sparsity above 1", _set("grid.curve.sparsities", [0.5, 1.3]), ("grid.curve.sparsities", "1.3", "(0, 1)")),
+    ("grid sparsity negative", _set("grid.controls.sparsities", [-0.1]), ("grid.controls.sparsities", "-0.1")),
+    ("grid sparsity 0", _set("grid.curve.sparsities", [0.0]), ("grid.curve.sparsities", "0.0", "(0, 1)")),
+    ("grid sparsity a string", _set("grid.curve.sparsities", ["0.5"]), ("grid.curve.sparsities", "'0.5'", "a number")),
+    ("grid sparsity twice", _set("grid.curve.sparsities", [0.5, 0.5]), ("grid.curve.sparsities", "more than once",
+                                                                         "remove")),
+    ("grid method typo", _set("grid.controls.methods", ["magnitud"]), ("grid.controls.methods", "'magnitud'",
+                                                                        "magnitude")),
+    ("grid model not trained", _set("rankers", ["monobert"]), ("grid.curve.models", "conv_knrm", "add it to rankers")),
+    ("grid seed a float", _set("grid.repeats.seeds", [0.5]), ("grid.repeats.seeds", "0.5", "integers")),
+    ("grid seed a boolean", _set("grid.curve.seeds", [True]), ("grid.curve.seeds", "True", "integers")),
+    ("grid seed not trained", _set("grid.repeats.seeds", [1, 3]), ("grid.repeats.seeds", "3", "grid.train_seeds",
+                                                                   "add 3 to grid.train_seeds")),
+    ("grid train seed negative", _set("grid.train_seeds", [0, -1, 1, 2]), ("grid.train_seeds", "-1", "integers")),
+    ("grid train seeds empty", _set("grid.train_seeds", []), ("grid.train_seeds", "non-empty list")),
+    ("grid cell in two blocks", _set("grid.controls.methods", ["gmp", "random"]),
+     ("grid.curve and grid.controls", "monobert-gmp-0.5-0", "remove them from one block")),
+    ("grid axis not a list", _set("grid.curve.methods", "gmp"), ("grid.curve.methods", "must be a list")),
+    ("grid block not a mapping", _set("grid.controls", ["magnitude"]), ("grid.controls", "must be a mapping")),
+    ("grid key typo", _set("grid.curve.sparsity", [0.5]), ("grid.curve.sparsity", "allowed keys under grid.curve",
+                                                             "sparsities")),
+    ("grid old flat key", _set("grid.methods", ["gmp"]), ("grid.methods", "allowed keys under grid", "curve")),
+    ("grid heads on a kernel model", _set("grid.curve.methods", ["heads"]), ("grid.curve.methods", "'heads'",
+                                                                             "monobert only")),
+    ("grid structured on a kernel model", _set("grid.controls.methods", ["structured"]),
+     ("grid.controls.methods", "'structured'", "monobert only")),
     ("grid section missing", _delete("grid"), ("section grid", "copy it")),
     ("ranker unknown", _set("rankers", ["monobert", "bert"]), ("rankers", "'bert'", "monobert")),
     ("ranker without a models section", _delete("models.conformer_kernel"),
@@ -127,8 +140,8 @@ def test_every_problem_is_reported_at_once(tmp_path):
     from irprune.validate import params_problems
 
     def change(p: dict) -> None:
-        p["grid"]["sparsities"] = [1.3]
-        p["grid"]["methods"] = ["magnitud"]
+        p["grid"]["curve"]["sparsities"] = [1.3]
+        p["grid"]["controls"]["methods"] = ["magnitud"]
         p["tasks"]["num_thread"] = 1
     text = "\n".join(params_problems(_params_file(tmp_path, change)))
     assert "1.3" in text and "magnitud" in text and "tasks.num_thread" in text
@@ -157,10 +170,10 @@ def test_validate_command_writes_a_constant_stamp_only_when_valid(tmp_path, caps
     from irprune.validate import STAMP, main
 
     stamp = tmp_path / "metrics" / "params_check.json"
-    bad = _params_file(tmp_path, _set("grid.sparsities", [1.3]))
+    bad = _params_file(tmp_path, _set("grid.curve.sparsities", [1.3]))
     assert main(["--params", str(bad), "--stamp", str(stamp)]) == 2
     err = capsys.readouterr().err
-    assert "grid.sparsities" in err and "no output was deleted" in err and not stamp.exists()
+    assert "grid.curve.sparsities" in err and "no output was deleted" in err and not stamp.exists()
     good = _params_file(tmp_path)
     assert main(["--params", str(good), "--stamp", str(stamp)]) == 0
     assert json.loads(stamp.read_text()) == STAMP
@@ -169,9 +182,10 @@ def test_validate_command_writes_a_constant_stamp_only_when_valid(tmp_path, caps
 # --- overlays ---------------------------------------------------------------------------------------------------
 
 OVERLAY_CASES = [
-    ("sparsity 1.3", "grid: {sparsities: [0.5, 1.3]}\n", ("grid.sparsities", "1.3")),
-    ("sparsity -0.1", "grid: {sparsities: [-0.1]}\n", ("grid.sparsities", "-0.1")),
-    ("method typo", "grid: {methods: [magnitud]}\n", ("grid.methods", "magnitud", "magnitude")),
+    ("sparsity 1.3", "grid: {curve: {sparsities: [0.5, 1.3]}}\n", ("grid.curve.sparsities", "1.3")),
+    ("sparsity -0.1", "grid: {repeats: {sparsities: [-0.1]}}\n", ("grid.repeats.sparsities", "-0.1")),
+    ("method typo", "grid: {controls: {methods: [magnitud]}}\n", ("grid.controls.methods", "magnitud", "magnitude")),
+    ("seed not trained", "grid: {train_seeds: [0]}\n", ("grid.repeats.seeds", "grid.train_seeds")),
     ("unknown ranker", "rankers: [monobert, bert]\n", ("rankers", "'bert'", "conv_knrm")),
     ("unknown key", "train: {lr_rate: 0.1}\n", ("train.lr_rate", "lr")),
     ("invalid YAML", "grid: {sparsities: [0.5\n", ("not valid YAML",)),
@@ -410,8 +424,9 @@ def test_a_typo_stops_dvc_at_the_check_and_the_fix_recomputes_nothing(tmp_path):
                 tmp_path / "logs" / "data.ipynb"]
     before = {p: _sha(p) for p in finished}
     for typo, key in ((text.replace("  on_error: raise", "  on_eror: raise"), "data.on_eror"),
-                      (text.replace("  sparsities:\n  - 0.5\n  - 0.9\n  seeds:\n  - 0\nprune:",
-                                    "  sparsities:\n  - 0.5\n  - 1.3\n  seeds:\n  - 0\nprune:"), "grid.sparsities"),
+                      (text.replace("    sparsities:\n    - 0.8\n    - 0.9\n    seeds:\n    - 1\n    - 2\nprune:",
+                                    "    sparsities:\n    - 0.8\n    - 1.3\n    seeds:\n    - 1\n    - 2\nprune:"),
+                       "grid.repeats.sparsities"),
                       (text.replace("rankers:\n- monobert\n", "rankers:\n- monobrt\n"), "monobrt")):
         assert typo != text, key
         (tmp_path / "params.yaml").write_text(typo)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from irprune import paths
-from irprune.stages import STAGES, is_foreach, is_matrix, stage_sections
+from irprune.stages import GRID_BLOCKS, STAGES, is_foreach, is_matrix, stage_notebook, stage_sections
 
 NOTEBOOKLESS = {"paper", "check"}   # latexmk; the params check (python -m irprune.validate)
 CHECK = "check"                     # the params check: not a stage config, reads all of params.yaml
@@ -59,15 +59,29 @@ def test_every_dvc_stage_declares_exactly_the_sections_its_code_reads():
         assert not is_matrix(name) or "matrix" in _raw_stages()[name], name
 
 
-def test_foreach_stages_read_the_item_section_of_each_item():
-    for name in _stages():
-        if not is_foreach(name):
-            continue
-        params = yaml.safe_load((ROOT / "params.yaml").read_text())
-        for item in _foreach_items(name):
-            sections = stage_sections(name, item)
-            assert f"models.{item}" in sections and "${item}" not in "".join(sections)
-            assert item in params["models"], f"params.yaml has no models.{item} for stage {name}@{item}"
+def _axis_values(name: str, axis: str) -> list:
+    """The values of a matrix stage's ``axis``: a literal list, or ``${a.b}`` naming a params.yaml list."""
+    src = _raw_stages()[name]["matrix"][axis]
+    if isinstance(src, list):
+        return src
+    node = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert isinstance(src, str) and src.startswith("${") and src.endswith("}"), src
+    for part in src[2:-1].split("."):
+        node = node[part]
+    assert isinstance(node, list), f"matrix axis {src} must be a list in params.yaml"
+    return node
+
+
+def test_per_model_stages_read_the_item_section_of_each_model():
+    """train and the pruning matrices read models.<model> for every model of their `model` axis."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    per_model = [n for n in _stages() if is_matrix(n)]
+    assert {"train", "prune", "prune_controls", "prune_repeats"} <= set(per_model)
+    for name in per_model:
+        for model in _axis_values(name, "model"):
+            sections = stage_sections(name, {"model": model})
+            assert f"models.{model}" in sections and "${item" not in "".join(sections)
+            assert model in params["models"], f"params.yaml has no models.{model} for stage {name}@{model}-..."
 
 
 def test_every_registered_stage_is_in_dvc_yaml():
@@ -83,10 +97,11 @@ def test_every_stage_runs_its_own_notebook_and_logs_it_uncached():
     for name, stage in _stages().items():
         if name in NOTEBOOKLESS:
             continue
-        assert f"python -m irprune.notebook {name}" in stage["cmd"]
-        nb = ROOT / paths.notebook(name)
+        notebook = stage_notebook(name)           # the pruning grid's extra matrices run prune.ipynb
+        assert f"python -m irprune.notebook {notebook} " in stage["cmd"] + " "
+        nb = ROOT / paths.notebook(notebook)
         assert nb.is_file()
-        assert str(paths.notebook(name)) in stage["deps"]
+        assert str(paths.notebook(notebook)) in stage["deps"]
         item = "${item}" if is_foreach(name) else _matrix_item(name) if "matrix" in _raw_stages()[name] else None
         if is_foreach(name):
             assert "--item ${item} -p model ${item}" in stage["cmd"], stage["cmd"]
@@ -94,7 +109,7 @@ def test_every_stage_runs_its_own_notebook_and_logs_it_uncached():
             assert f"--item {item}" in stage["cmd"], stage["cmd"]
             for axis in _raw_stages()[name]["matrix"]:
                 assert f"-p {axis} ${{item.{axis}}}" in stage["cmd"], (axis, stage["cmd"])
-        log = str(paths.notebook_log(name, item))
+        log = str(paths.notebook_log(notebook, item))
         logs = [o for o in stage["outs"] if isinstance(o, dict) and log in o]
         assert logs and logs[0][log]["cache"] is False
         # an executed notebook is a log, never a dependency of another stage
@@ -130,8 +145,8 @@ def test_params_yaml_sections_are_all_read_by_some_stage():
     read |= {v[2:-1].split(".")[0] for st in _raw_stages().values() for v in st.get("matrix", {}).values()
              if isinstance(v, str)}
     assert set(params) <= read, f"params.yaml sections read by no stage: {set(params) - read}"
-    models = {s.split(".")[1] for name in STAGES if is_foreach(name) for item in _foreach_items(name)
-              for s in stage_sections(name, item) if s.startswith("models.")}
+    models = {s.split(".")[1] for name in STAGES if is_matrix(name) for m in _axis_values(name, "model")
+              for s in stage_sections(name, {"model": m}) if s.startswith("models.")}
     assert set(params.get("models", {})) <= models, "params.yaml models.* entries trained by no stage"
 
 
@@ -143,22 +158,60 @@ def test_params_yaml_loads_for_every_stage():
             for item in _foreach_items(name):
                 load_stage(name, ROOT / "params.yaml", item=item)
         elif is_matrix(name):
-            params = yaml.safe_load((ROOT / "params.yaml").read_text())
-            for model in params["grid"]["models"]:
+            for model in _axis_values(name, "model"):
                 load_stage(name, ROOT / "params.yaml", item={"model": model})
         else:
             load_stage(name, ROOT / "params.yaml")
 
 
 def test_matrix_axes_come_from_params_and_every_grid_value_is_valid():
+    """train is rankers x grid.train_seeds; each pruning matrix reads one block of `grid`, its cells prune the dense
+    model of their seed, and its templated outs are irprune.paths' for every cell (default and full grid)."""
+    from irprune.config import load_params
+    from irprune.overlay import deep_merge
     from irprune.prune_cell import RANKING_METHODS
 
+    raw = _raw_stages()
+    assert raw["train"]["matrix"] == {"model": "${rankers}", "seed": "${grid.train_seeds}"}
+    assert "models/${item.model}-s${item.seed}" in raw["train"]["outs"]
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    grid = params["grid"]
-    assert _raw_stages()["prune"]["matrix"] == {"model": "${grid.models}", "method": "${grid.methods}",
-                                                "sparsity": "${grid.sparsities}", "seed": "${grid.seeds}"}
-    assert set(grid["models"]) <= set(params["models"]) and set(grid["methods"]) <= set(RANKING_METHODS)
-    assert all(0.0 <= s < 1.0 for s in grid["sparsities"])
+    full = deep_merge(load_params(ROOT / "params.yaml"), load_params(ROOT / "configs" / "grid-full.yaml"))
+    for name, block in GRID_BLOCKS.items():
+        axes = ("model", "method", "sparsity", "seed")
+        keys = ("models", "methods", "sparsities", "seeds")
+        assert raw[name]["matrix"] == {a: f"${{grid.{block}.{k}}}" for a, k in zip(axes, keys)}, name
+        assert "models/${item.model}-s${item.seed}" in raw[name]["deps"]
+        assert raw[name]["deps"] == raw["prune"]["deps"] and raw[name]["outs"] == raw["prune"]["outs"]
+        for grid in (params["grid"], full["grid"]):
+            b = grid[block]
+            assert set(b["models"]) <= set(params["rankers"]) and set(b["methods"]) <= set(RANKING_METHODS)
+            assert all(0.0 < s < 1.0 for s in b["sparsities"]) and set(b["seeds"]) <= set(grid["train_seeds"])
+            for cell in ((m, me, sp, se) for m in b["models"][:1] for me in b["methods"][:1]
+                         for sp in b["sparsities"][:1] for se in b["seeds"][-1:]):
+                item = dict(zip(axes, cell))
+                assert _fill(raw[name]["outs"][0], item) == str(paths.prune_run_dir(paths.cell_id(*cell)))
+                dep = _fill("models/${item.model}-s${item.seed}", item)
+                assert dep == str(paths.model_dir(paths.trained(cell[0], cell[3])))
+
+
+def _fill(template: str, item: dict) -> str:
+    for k, v in item.items():
+        template = template.replace(f"${{item.{k}}}", str(v))
+    return template
+
+
+def test_the_default_grid_is_the_proposals():
+    """GMP at 0.50-0.95 in 5% steps for every ranker at seed 0, one-shot magnitude and random controls at 0.5, 0.8,
+    0.9 and 0.95, and three training seeds for the dense models and the cells at 0.8 and 0.9."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    grid, rankers = params["grid"], params["rankers"]
+    assert grid["train_seeds"] == [0, 1, 2]
+    curve, controls, repeats = grid["curve"], grid["controls"], grid["repeats"]
+    assert curve["models"] == rankers and curve["methods"] == ["gmp"] and curve["seeds"] == [0]
+    assert [round(s, 2) for s in curve["sparsities"]] == [round(0.5 + 0.05 * i, 2) for i in range(10)]
+    assert controls["methods"] == ["magnitude", "random"] and controls["sparsities"] == [0.5, 0.8, 0.9, 0.95]
+    assert set(repeats["methods"]) == {"gmp", "magnitude", "random"} and repeats["sparsities"] == [0.8, 0.9]
+    assert repeats["seeds"] == [1, 2] and controls["models"] == repeats["models"] == rankers
 
 
 def test_task_grid_axes_come_from_params_and_name_valid_pairs_and_methods():

@@ -4,7 +4,7 @@ In a tiny project copy (:mod:`tiny_project`) each stage below first runs to comp
 from scratch (``dvc repro -f -s STAGE``) while the test SIGKILLs the whole process tree (DVC, the notebook runner,
 the papermill kernel) at a seeded random time, then ``dvc repro -s STAGE`` finishes it:
 
-* ``train@conv_knrm``: the trainer writes ``.cache/train-state/conv_knrm`` every few steps, so the re-run resumes
+* ``train@conv_knrm-0``: the trainer writes ``.cache/train-state/conv_knrm-s0`` every few steps, so the re-run resumes
   from the last state (the test asserts one was left by the kill whenever it fell after the first save);
 * ``prune@conv_knrm-gmp-0.5-0``: GMP with recovery fine-tuning (no resume state: the cell restarts);
 * ``dsi``: the DSI T5's training, beam-search retrieval and the dense cells (no resume state either).
@@ -43,15 +43,18 @@ from tiny_project import dvc, dvc_env, make_tiny_project
 
 pytestmark = pytest.mark.slow
 
-TRAIN = "train@conv_knrm"
+TRAIN = "train@conv_knrm-0"
 PRUNE = "prune@conv_knrm-gmp-0.5-0"
 DSI = "dsi"
 # Enough trainer steps that a kill mostly falls after a saved state (every 3 steps); one inference engine (torch)
 # keeps the cost measurement short; one pruning cell; a progress line for every step.
 OVER = {"train": {"max_steps": 24, "epochs": 6, "eval_every": 8, "checkpoint_every": 3, "progress": True},
         "costs": {"engines": ["torch"]},
-        "grid": {"models": ["conv_knrm"], "methods": ["gmp"], "sparsities": [0.5], "seeds": [0]}}
-PROGRESS = re.compile(r"^(train conv_knrm|recovery|dsi training): ")
+        "grid": {"train_seeds": [0],
+                 "curve": {"models": ["conv_knrm"], "methods": ["gmp"], "sparsities": [0.5], "seeds": [0]},
+                 "controls": {"models": [], "methods": [], "sparsities": [], "seeds": []},
+                 "repeats": {"models": [], "methods": [], "sparsities": [], "seeds": []}}}
+PROGRESS = re.compile(r"^(train conv_knrm-s0|recovery|dsi training): ")
 TIMING_KEY = re.compile(r"(_s|_seconds|_ms)$|_ms_|^seconds$|^speedup|^resumed_from$")
 TEMPORARY = re.compile(r"\.tmp$|\.part$|\.old-\d+$|^tmp")
 KILL_SEED = int(os.environ.get("KILL_SEED", "0"))
@@ -196,20 +199,22 @@ def test_a_killed_stage_reruns_to_byte_identical_outputs(project: tuple[Path, di
             break
         delay /= 2
     assert killed.rc == -signal.SIGKILL, killed.text
-    state = root / ".cache" / "train-state" / "conv_knrm"
+    state = root / ".cache" / "train-state" / "conv_knrm-s0"
     left_state = state.is_dir()
     print(f"{stage}: killed {delay:.1f}s ({delay / work:.0%}) into the {work:.1f}s after the first progress line "
           f"(+{killed.killed_at:.1f}s), last line {killed.lines[-1][1]!r}; resume state left: {left_state}")
     if stage == TRAIN:
-        steps = [int(m.group(1)) for _, line in killed.lines if (m := re.match(r"train conv_knrm: step (\d+)", line))]
-        if max(steps, default=0) > OVER["train"]["checkpoint_every"] and not (root / "metrics/conv_knrm.json").exists():
+        steps = [int(m.group(1)) for _, line in killed.lines
+                 if (m := re.match(r"train conv_knrm-s0: step (\d+)", line))]
+        finished = (root / "metrics/conv_knrm-s0.json").exists()
+        if max(steps, default=0) > OVER["train"]["checkpoint_every"] and not finished:
             assert left_state, "the training was killed after a saved state, but no resume state is left"
 
     rerun = _run(root, "repro", "--no-run-cache", "-s", stage)
     assert rerun.rc == 0, rerun.text
     assert f"Running stage '{stage}'" in rerun.text, rerun.text
     if stage == TRAIN:
-        resumed = re.search(r"resumed at step \d+", (root / "logs" / "train@conv_knrm.ipynb").read_text())
+        resumed = re.search(r"resumed at step \d+", (root / "logs" / "train@conv_knrm-0.ipynb").read_text())
         assert bool(resumed) == left_state
         print(f"{stage}: the re-run {resumed.group(0) if resumed else 'started from scratch'}")
     after = _snapshot(root, stage)

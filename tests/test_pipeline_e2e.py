@@ -41,25 +41,34 @@ def test_repro_builds_dataset_runs_and_metrics(project: Path):
     assert "mrr@10" in text and "ndcg@10" in text
 
 
-def test_repro_trains_every_ranker_and_reports_it_with_bm25(project: Path):
+def test_repro_trains_every_ranker_at_every_seed_and_reports_it_with_bm25(project: Path):
     import torch
 
     from irprune.models import load_checkpoint
 
     shown = json.loads(dvc(project, "metrics", "show", "--json"))
     text = json.dumps(shown)
-    for name in ("monobert", "conv_knrm", "conformer_kernel"):
-        assert f"metrics/{name}.json" in text
-        m = json.loads((project / "metrics" / f"{name}.json").read_text())
-        assert {"dev", "test", "vs_bm25", "parameters", "train_seconds"} <= set(m)
-        assert 0.0 <= m["vs_bm25"]["p_value"] <= 1.0 and m["steps"] == 3
-        for split in ("dev", "test"):
-            assert (project / "runs" / name / f"{split}.trec").is_file()
-        assert (project / "logs" / f"train@{name}.ipynb").is_file()
-        model = load_checkpoint(project / "models" / name, expect=name)
-        assert model.n_parameters() == m["parameters"]
-        assert isinstance(next(model.parameters()), torch.Tensor)
-    assert not (project / ".cache" / "train-state" / "conv_knrm").exists()     # cleared after success
+    for model in ("monobert", "conv_knrm", "conformer_kernel"):
+        weights = {}
+        for seed in TINY_GRID["train_seeds"]:
+            name = f"{model}-s{seed}"
+            assert f"metrics/{name}.json" in text
+            m = json.loads((project / "metrics" / f"{name}.json").read_text())
+            assert {"dev", "test", "vs_bm25", "parameters", "train_seconds"} <= set(m)
+            assert 0.0 <= m["vs_bm25"]["p_value"] <= 1.0 and m["steps"] == 3
+            assert m["training_seed"] == seed and m["rng_seed"] == seed           # train.seed (0) + the seed
+            for split in ("dev", "test"):
+                assert (project / "runs" / name / f"{split}.trec").is_file()
+            cell = json.loads((project / "metrics" / "cells" / "ranking" / name / "dense.test.json").read_text())
+            assert cell["model"] == model and cell["method"] == "dense" and cell["seed"] == seed
+            assert (project / "logs" / f"train@{model}-{seed}.ipynb").is_file()
+            net = load_checkpoint(project / "models" / name, expect=model)
+            assert net.n_parameters() == m["parameters"]
+            assert isinstance(next(net.parameters()), torch.Tensor)
+            weights[seed] = [p.detach().clone() for p in net.parameters() if p.requires_grad]
+        a, b = (weights[s] for s in TINY_GRID["train_seeds"][:2])   # another seed, another model
+        assert any(not torch.equal(x, y) for x, y in zip(a, b)), model
+    assert not (project / ".cache" / "train-state" / "conv_knrm-s0").exists()     # cleared after success
     info = json.loads((project / "models" / "pretrain" / "pretrain.json").read_text())
     if yaml.safe_load((project / "params.yaml").read_text())["models"]["monobert"]["pretrained"]:
         assert info["bert"] == "skipped" and "pretrained" in info["reason"]     # the checkpoint is the start
@@ -85,20 +94,34 @@ def test_changing_one_model_param_retrains_only_that_model(project: Path):
     params["models"]["conv_knrm"]["n_filters"] = 5
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = dvc(project, "repro")
-    assert "Running stage 'train@conv_knrm'" in out, out
-    assert "Running stage 'train@monobert'" not in out, out
+    for seed in TINY_GRID["train_seeds"]:
+        assert f"Running stage 'train@conv_knrm-{seed}'" in out, out
+    assert "Running stage 'train@monobert-" not in out, out
     assert "Running stage 'pretrain'" not in out and "Running stage 'bm25'" not in out, out
 
 
 def test_adding_one_sparsity_runs_only_the_new_cells_and_the_report(project: Path):
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["grid"]["sparsities"] = [0.5, 0.6]
+    params["grid"]["curve"]["sparsities"] = [0.5, 0.6, 0.9]
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = dvc(project, *(("repro",) if HAVE_LATEX else ("repro", "report")))
-    for method in TINY_GRID["methods"]:
-        assert f"Running stage 'prune@conv_knrm-{method}-0.6-0'" in out, out
-        assert f"Running stage 'prune@conv_knrm-{method}-0.5-0'" not in out, out
+    assert out.count("Running stage 'prune") == 1 and "Running stage 'prune@conv_knrm-gmp-0.6-0'" in out, out
     assert "Running stage 'train@" not in out and "Running stage 'collect'" in out and "Running stage 'report'" in out
+
+
+def test_adding_one_seed_trains_and_prunes_only_the_new_seed(project: Path):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["grid"]["train_seeds"] = [0, 1, 2]
+    params["grid"]["repeats"]["seeds"] = [1, 2]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = dvc(project, *(("repro",) if HAVE_LATEX else ("repro", "report")))
+    assert out.count("Running stage 'train@") == 3, out
+    for model in ("monobert", "conv_knrm", "conformer_kernel"):
+        assert f"Running stage 'train@{model}-2'" in out, out
+    assert out.count("Running stage 'prune") == 2, out
+    for sp in TINY_GRID["repeats"]["sparsities"]:
+        assert f"Running stage 'prune_repeats@conv_knrm-gmp-{sp}-2'" in out, out
+    assert "Running stage 'collect'" in out and "Running stage 'report'" in out
 
 
 def test_a_pretrained_checkpoint_skips_mlm_and_a_bad_one_stops_the_stage(project: Path):
@@ -120,30 +143,49 @@ def test_a_pretrained_checkpoint_skips_mlm_and_a_bad_one_stops_the_stage(project
     assert "Running stage 'pretrain'" in env_out
     info = json.loads((project / "models" / "pretrain" / "pretrain.json").read_text())
     assert info["bert"] == "skipped" and "pretrained" in info["reason"]
-    params["models"]["monobert"]["pretrained"] = "models/conv_knrm"       # a ranker checkpoint, not a BERT
+    params["models"]["monobert"]["pretrained"] = "models/conv_knrm-s0"    # a ranker checkpoint, not a BERT
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "train@monobert"], cwd=project, env=dvc_env(),
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "train@monobert-0"], cwd=project, env=dvc_env(),
                           capture_output=True, text=True)
     assert proc.returncode != 0
     assert "not a checkpoint directory (no config.json)" in proc.stdout + proc.stderr
 
 
-def test_the_grid_cells_are_collected_and_reported(project: Path):
+def _tiny_cells() -> list[tuple[str, str, float, int]]:
+    return [(m, me, sp, se) for block in ("curve", "controls", "repeats") for b in [TINY_GRID[block]]
+            for m in b["models"] for me in b["methods"] for sp in b["sparsities"] for se in b["seeds"]]
+
+
+def test_the_grid_cells_prune_their_seeds_dense_model_and_are_collected_and_reported(project: Path):
     import pandas as pd
 
-    for method in TINY_GRID["methods"]:
-        cell = project / "runs" / "prune" / f"conv_knrm-{method}-0.5-0"
+    cells = _tiny_cells()
+    assert {c[3] for c in cells} == {0, 1} and {c[2] for c in cells} == {0.5, 0.9}
+    for model, method, sp, seed in cells:
+        cell = project / "runs" / "prune" / f"{model}-{method}-{sp}-{seed}"
         summary = json.loads((cell / "mask_summary.json").read_text())
         # the target within one weight of the prunable tensors (global scope)
-        assert abs(summary["achieved_sparsity"] - 0.5) * summary["dense_prunable_params"] <= 1
+        assert abs(summary["achieved_sparsity"] - sp) * summary["dense_prunable_params"] <= 1
+        assert summary["seed"] == seed
         assert (cell / "test.trec").is_file() and (cell / "pruning_log.json").is_file()
-        assert (project / "logs" / f"prune@conv_knrm-{method}-0.5-0.ipynb").is_file()
+        assert (project / "logs" / f"prune@{model}-{method}-{sp}-{seed}.ipynb").is_file()
+    # a cell at seed s starts from the dense model of seed s: the dense models differ, so do the pruned runs
+    runs = {s: (project / "runs" / "prune" / f"conv_knrm-gmp-0.9-{s}" / "test.trec").read_text() for s in (0, 1)}
+    assert runs[0] != runs[1]
     table = pd.read_csv(project / "results" / "results.csv")
-    pruned = table[(table["model"] == "conv_knrm") & (table["method"].isin(TINY_GRID["methods"]))
-                   & (table["target_sparsity"] == 0.5)]         # (an earlier test adds 0.6 cells)
-    assert len(pruned[pruned["split"] == "test"]) == len(TINY_GRID["methods"])
+    test = table[(table["split"] == "test") & (table["model"] == "conv_knrm")]
+    pruned = test[test["method"].isin(["gmp", "magnitude"])]
+    assert {(r.method, r.target_sparsity, r.seed) for r in pruned.itertuples()} >= {c[1:] for c in cells}
+    dense = test[test["method"] == "dense"]
+    assert set(dense["seed"]) >= set(TINY_GRID["train_seeds"])          # (a later seed may have been added)
     assert {"bm25", "dense"} <= set(table["method"])
-    assert (project / "report" / "generated" / "macros.tex").is_file()
+    macros = (project / "report" / "generated" / "macros.tex").read_text()
+    # question 1's answer: GMP's seed mean and spread at 0.9 over the two seeds, and the paired test against dense
+    for name in ("ConvKnrmGmpQOneNinetyMean", "ConvKnrmGmpQOneNinetySd", "ConvKnrmGmpQOneNinetySeeds",
+                 "ConvKnrmGmpQOneNinetyP", "ConvKnrmGmpKeepNinetyFiveSparsity"):
+        assert f"\\newcommand{{\\{name}}}" in macros, name
+    n = len(test[(test["method"] == "gmp") & (test["target_sparsity"] == 0.9)])
+    assert n >= 2 and f"\\newcommand{{\\ConvKnrmGmpQOneNinetySeeds}}{{{n}}}" in macros
     assert any((project / "figures").glob("*.png"))
     # what the sparsity covers: counted on the pruned model, frozen embeddings in the total only
     for _, r in pruned.iterrows():

@@ -146,3 +146,63 @@ def test_cross_task_macros_without_task_rows_read_not_run(tmp_path: Path):
     assert not flags["HaveTasks"] and not flags["HaveClassificationCompare"] and not flags["IRAboveTranslation"]
     assert defined["ClassificationKeepSparsity"] == "not run" and defined["TranslationRetained"] == "not run"
     assert defined["TranslationKeepModel"] == "not run"
+
+
+def test_question_one_over_training_seeds_matches_a_brute_force_recomputation(tmp_path: Path):
+    """The proposal's grid in miniature: GMP at every sparsity at seed 0, and at 0.8/0.9 also at seeds 1 and 2 (with
+    their dense models).  Each seed mean is compared with the dense models of the same seeds; the paired test pools
+    the seeds per query; the highest sparsity keeping a share is recomputed from the raw cells."""
+    from irprune.report.analysis import highest_keeping, matched_seed_cells
+    from irprune.significance import compare, holm
+
+    models = {"conv_knrm": 0.5, "conformer_kernel": 0.47}
+    write_grid(tmp_path, models=models, methods={"gmp": (0.8, 8.0)}, sparsities=(0.5, 0.7, 0.8, 0.85, 0.9),
+               seeds=(0,), n_queries=40)
+    write_grid(tmp_path, models=models, methods={"gmp": (0.8, 8.0)}, sparsities=(0.8, 0.9), seeds=(1, 2),
+               n_queries=40, seed=1, bm25=False, pruning_logs=False)
+    df = collect(cell_files(["metrics/train/*.json", "metrics/prune/**/*.json"], tmp_path),
+                 tmp_path / "metrics/bm25.json")
+    cfg, sig = ReportConfig(), SignificanceConfig()
+    m = macros.Macros()
+    macros.add_question_one(m, df, cfg, sig, tmp_path)
+    raw = [json.loads(p.read_text()) for p in (tmp_path / "metrics").rglob("*.json") if p.name != "bm25.json"]
+    pvals, expected = {}, {}
+    for model in models:
+        stem = {"conv_knrm": "ConvKnrmGmp", "conformer_kernel": "ConformerKernelGmp"}[model]
+        dense = {c["seed"]: c for c in raw if c["model"] == model and c["method"] == "dense"}
+        cells = matched_seed_cells(df, model, "gmp")
+        retained = {}
+        for sp in (0.5, 0.7, 0.8, 0.85, 0.9):
+            g = [c for c in raw if c["model"] == model and c["method"] == "gmp" and c["target_sparsity"] == sp]
+            seeds = sorted(c["seed"] for c in g)
+            assert seeds == ([0, 1, 2] if sp in (0.8, 0.9) else [0])
+            mean = np.mean([c["mrr@10"] for c in g])
+            retained[sp] = (mean / np.mean([dense[s]["mrr@10"] for s in seeds]), np.mean([c["achieved_sparsity"]
+                                                                                            for c in g]))
+            cell = next(c for c in cells if c.target_sparsity == sp)
+            assert cell.seeds == tuple(seeds) and cell.mean == pytest.approx(mean)
+            assert cell.retained == pytest.approx(retained[sp][0])
+            if sp in (0.8, 0.9):
+                word = macros.sparsity_words(sp)
+                sd = np.std([c["mrr@10"] for c in g], ddof=1)
+                assert m.values[f"{stem}QOne{word}Mean"] == f"{mean:.3f}"
+                assert m.values[f"{stem}QOne{word}Sd"] == f"{sd:.3f}" and m.values[f"{stem}QOne{word}Seeds"] == "3"
+                # pooled over seeds: each query's score averaged over the three seeds on both sides
+                def per_query(cells_):
+                    loaded = [json.loads((tmp_path / c["per_query_path"]).read_text()) for c in cells_]
+                    loaded = [d.get("per_query", d)["mrr@10"] for d in loaded]
+                    return {q: float(np.mean([d[q] for d in loaded])) for q in loaded[0]}
+                pvals[(model, sp)] = compare(per_query(g), per_query([dense[s] for s in seeds]), cfg=sig).p_value
+                expected[(model, sp)] = stem + "QOne" + word + "P"
+        for k in cfg.keep_fractions:
+            ok = [(a, r) for r, a in retained.values() if r >= k - 1e-12]
+            want = f"{100 * max(ok)[0]:.1f}\\%" if ok else "none"
+            assert m.values[f"{stem}Keep{macros.number_words(round(100 * k, 4))}Sparsity"] == want
+            assert highest_keeping(cells, k).status == ("ok" if ok else "none")
+        assert m.values[f"{stem}QOneText"].startswith("dense MRR@10 ")
+    adj, _ = holm(pvals, alpha=sig.alpha)
+    for key, name in expected.items():
+        p = adj[key]
+        assert m.values[name] == (f"{p:.1e}" if p < 1e-3 else f"{p:.3g}"), name
+    assert m.values["BertGmpQOneText"] == "not run" and m.values["BertGmpQOneEightySeeds"] == "0"
+    assert "pooled over seeds" in m.values["QOneSeedTestText"] and "4 tests" in m.values["QOneSeedTestText"]

@@ -6,6 +6,7 @@ runs without git (core.no_scm) so a test never touches the developer's repositor
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
@@ -27,8 +28,12 @@ TINY_MODELS = {"monobert": {"hidden": 16, "layers": 1, "heads": 2, "intermediate
                             "max_query_len": 8, "max_doc_len": 48},
                "conv_knrm": {"embedding_dim": 8, "n_filters": 4},
                "conformer_kernel": {"hidden": 8, "n_heads": 2, "ffn_dim": 8, "n_layers": 1}}
-# One pruning cell per model kind that matters for wiring: a one-shot method and GMP on Conv-KNRM.
-TINY_GRID = {"models": ["conv_knrm"], "methods": ["magnitude", "gmp"], "sparsities": [0.5], "seeds": [0]}
+# The grid's wiring on Conv-KNRM: two training seeds for every ranker; GMP at two sparsities at both seeds (the curve
+# at seed 0, the repeats at seed 1) and one one-shot control.
+TINY_GRID = {"train_seeds": [0, 1],
+             "curve": {"models": ["conv_knrm"], "methods": ["gmp"], "sparsities": [0.5, 0.9], "seeds": [0]},
+             "controls": {"models": ["conv_knrm"], "methods": ["magnitude"], "sparsities": [0.5], "seeds": [0]},
+             "repeats": {"models": ["conv_knrm"], "methods": ["gmp"], "sparsities": [0.5, 0.9], "seeds": [1]}}
 TINY_PRUNE = {"recovery_steps": 10, "score_batches": 1, "gmp": {"start_frac": 0.0, "end_frac": 0.5, "updates": 2}}
 TINY_COSTS = {"latency": {"k": 10, "n_queries": 1, "warmup": 0, "repeats": 1}}
 # The cross-task stages on a few hundred examples, one epoch, both tasks, GMP (fine-tunes the dense weights).
@@ -132,7 +137,7 @@ def make_tiny_project(dst: Path, over: dict[str, Any] | None = None) -> Path:
         if params["models"][name].get("train"):          # per-model training overrides stay tiny too
             params["models"][name]["train"].update({k: TINY_TRAIN[k] for k in ("max_steps", "epochs", "eval_every",
                                                                                "eval_queries")})
-    params["grid"] = TINY_GRID
+    params["grid"] = copy.deepcopy(TINY_GRID)
     params["prune"].update(TINY_PRUNE)
     params["costs"].update(TINY_COSTS)
     deep_update(params["tasks"], TINY_TASKS)

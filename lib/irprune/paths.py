@@ -71,8 +71,26 @@ STATE = CACHE / "train-state"          # resume state of interrupted training ru
 TORCHVISION_DATA = CACHE / "torchvision"  # MNIST / CIFAR-10 downloaded by torchvision (tasks.vision)
 
 
+def trained(model: str, seed: int) -> str:
+    """The name of a dense ranker trained at training seed ``seed`` (stage ``train@<model>-<seed>``):
+    ``conv_knrm-s0``.  Its checkpoint, runs, metrics and resume state are ``model_dir(name)`` etc.; the pruning
+    cells at seed ``seed`` prune this checkpoint."""
+    return f"{model}-s{seed}"
+
+
+def trained_metrics(model: str, root: str | Path = ".") -> dict[int, Path]:
+    """training seed -> ``metrics/<model>-s<seed>.json`` for every seed of ``model`` trained under ``root``."""
+    prefix = trained(model, 0)[:-1]
+    out = {}
+    for p in (Path(root) / METRICS).glob(f"{prefix}*.json"):
+        seed = p.stem[len(prefix):]
+        if seed.isdigit():
+            out[int(seed)] = p
+    return dict(sorted(out.items()))
+
+
 def model_dir(model: str) -> Path:
-    """The trained ranker's checkpoint (safetensors + config + text state)."""
+    """The trained ranker's checkpoint (safetensors + config + text state); ``model`` is :func:`trained`'s name."""
     return MODELS / model
 
 

@@ -46,7 +46,10 @@ for _name, _ref in {
     "bm25": "irprune.stage_configs.bm25:BM25Stage",
     "pretrain": "irprune.stage_configs.pretrain:PretrainStage",
     "train": "irprune.stage_configs.train:TrainStage",
+    # the pruning grid: one matrix per block of params.yaml's `grid` (curve, controls, repeats), one cell config
     "prune": "irprune.stage_configs.prune:PruneStage",
+    "prune_controls": "irprune.stage_configs.prune:PruneStage",
+    "prune_repeats": "irprune.stage_configs.prune:PruneStage",
     # the cross-task comparison: `matrix` stages over params.yaml's `task_grid` (templating only) that read the
     # whole `tasks` section; the dense model per (task/model pair, seed), then one pruned cell per grid item
     "task_dense": "irprune.pipeline.task_stage:TaskStage",
@@ -64,6 +67,18 @@ for _name, _ref in {
     "paper": "irprune.report.config:PaperStage",
 }.items():
     STAGES.add(_name, _ref)  # type: ignore[arg-type]
+
+
+#: Stages that run another stage's notebook (and name their logs after it): the pruning grid's extra matrices.
+NOTEBOOK_OF = {"prune_controls": "prune", "prune_repeats": "prune"}
+#: The block of params.yaml's ``grid`` that each pruning matrix reads its axes from.
+GRID_BLOCKS = {"prune": "curve", "prune_controls": "controls", "prune_repeats": "repeats"}
+
+
+def stage_notebook(stage: str) -> str:
+    """The notebook (under ``notebooks/``, without ``.ipynb``) that ``stage`` runs: its own name but for
+    :data:`NOTEBOOK_OF`."""
+    return NOTEBOOK_OF.get(stage, stage)
 
 
 def _fill(template: str, item: str | Mapping[str, Any] | None) -> str:

@@ -4,8 +4,9 @@ One row per (task, model, method): the primary metric of the report's split (``r
 ``report.primary_metric``, the mean over seeds) for the dense model and at each of ``report.key_sparsities``
 (target sparsity, or achieved within ``report.sparsity_tolerance``), with the p-value of the paired test of each
 pruned cell against its dense model (``significance.test``, Holm-adjusted over the table's cells, as the report's
-tables) and of each dense ranker against BM25 (from ``metrics/<model>.json``).  It reads the tidy results table
-(``results/results.csv``, stage ``collect``) and the per-query files it names; it computes nothing new.
+tables) and of each dense ranker against BM25 (from ``metrics/<model>-s<seed>.json`` of its lowest training seed).
+It reads the tidy results table (``results/results.csv``, stage ``collect``) and the per-query files it names; it
+computes nothing new.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ def _fmt(value: float | None, p: float | None = None, alpha: float = 0.05) -> st
 
 
 def _dense_vs_bm25(model: str, root: Path) -> float | None:
-    path = root / "metrics" / f"{model}.json"
+    from .paths import trained_metrics
+
+    runs = trained_metrics(model, root)
+    if not runs:
+        return None
+    path = next(iter(runs.values()))
     try:
         p = json.loads(path.read_text(encoding="utf-8")).get("vs_bm25", {}).get("p_value")
     except (OSError, ValueError, AttributeError):

@@ -7,7 +7,9 @@ The first DVC stage (``check``) runs this, and every other stage depends on its 
 Checked: every section's config (each stage's typed config, for every ranker and every grid model), unknown
 top-level sections, ``rankers`` (registered models with a ``models.<name>`` section), and the grids that only DVC's
 templating reads (``grid``, ``task_grid``, ``dsi_grid``, ``dense_grid``): registered models/methods/pairs, sparsities in range,
-integer seeds, no duplicates.  Every problem is reported (not only the first), each naming the key and the fix.
+integer seeds, no duplicates; in ``grid``, every block's seeds among ``grid.train_seeds`` (a cell prunes the dense
+model of its seed) and no cell in two blocks (DVC would refuse the overlapping outputs).  Every problem is reported
+(not only the first), each naming the key and the fix.
 
 The stamp's content never changes, so re-running the check (whenever ``params.yaml`` or the code changes) does not
 make any other stage out of date.
@@ -26,7 +28,9 @@ from .errors import ConfigError, IRPruneError
 
 # Sections read only by dvc.yaml's templating (foreach / matrix axes), besides those the stage configs read.
 TEMPLATING_SECTIONS = ("rankers", "grid", "task_grid", "dsi_grid", "dense_grid")
-GRID_KEYS = {"grid": ("models", "methods", "sparsities", "seeds"),
+GRID_BLOCKS = ("curve", "controls", "repeats")     # dvc.yaml: prune, prune_controls, prune_repeats
+BLOCK_KEYS = ("models", "methods", "sparsities", "seeds")
+GRID_KEYS = {"grid": ("train_seeds",) + GRID_BLOCKS,
              "task_grid": ("pairs", "methods", "sparsities", "seeds"),
              "dsi_grid": ("methods", "sparsities", "seeds"),
              "dense_grid": ("methods", "sparsities", "seeds")}
@@ -37,10 +41,15 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _list(params: dict, section: str, key: str, problems: list[str]) -> list | None:
-    value = params[section].get(key)
-    if not isinstance(value, list) or not value:
-        problems.append(f"params.yaml: {section}.{key} = {value!r} must be a non-empty list "
+def _list(params: dict, section: str, key: str, problems: list[str], allow_empty: bool = False) -> list | None:
+    """``params[section][key]`` (``section`` may be dotted: ``grid.curve``) when it is a list, else None."""
+    node: Any = params
+    for part in section.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    value = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(value, list) or not (value or allow_empty):
+        kind = "a list" if allow_empty else "a non-empty list"
+        problems.append(f"params.yaml: {section}.{key} = {value!r} must be {kind} "
                         f"(e.g. {section}.{key}: [...]); fix it in params.yaml")
         return None
     dup = sorted({str(v) for v in value if value.count(v) > 1})
@@ -66,10 +75,10 @@ def _check_sparsities(section: str, values: list, problems: list[str], low_open:
                             f"weights removed, a number in {rng} (e.g. 0.9)")
 
 
-def _check_seeds(section: str, values: list, problems: list[str]) -> None:
+def _check_seeds(section: str, values: list, problems: list[str], key: str = "seeds") -> None:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            problems.append(f"params.yaml: {section}.seeds has {v!r}; seeds are integers >= 0 (e.g. [0, 1, 2])")
+            problems.append(f"params.yaml: {section}.{key} has {v!r}; seeds are integers >= 0 (e.g. [0, 1, 2])")
 
 
 def _grid_shape(params: dict, section: str, problems: list[str]) -> bool:
@@ -92,7 +101,6 @@ def _grid_shape(params: dict, section: str, problems: list[str]) -> bool:
 def _check_rankers_and_grid(params: dict, problems: list[str]) -> list[str]:
     """``rankers`` and ``grid``; returns the valid ranker names."""
     from .models.registry import MODELS
-    from .prune_cell import BERT_ONLY, RANKING_METHODS
 
     rankers = params.get("rankers")
     valid: list[str] = []
@@ -111,28 +119,59 @@ def _check_rankers_and_grid(params: dict, problems: list[str]) -> list[str]:
                                 f"section (at least `preset: small`) or remove {r!r} from rankers")
         valid = [r for r in rankers if r in MODELS]
     if _grid_shape(params, "grid", problems):
-        models = _list(params, "grid", "models", problems)
-        if models is not None:
-            for m in models:
-                if m not in (rankers or []):
-                    problems.append(f"params.yaml: grid.models has {m!r}, which is not trained (not in rankers: "
-                                    f"{rankers}); add it to rankers or remove it from grid.models")
-        methods = _list(params, "grid", "methods", problems)
-        if methods is not None:
-            _check_names("grid", "methods", methods, RANKING_METHODS, problems, "pruning method")
-            others = [m for m in models or [] if m != "monobert"]
-            for bert_only in BERT_ONLY:
-                if bert_only in methods and others:
-                    problems.append(f"params.yaml: grid.methods has {bert_only!r} (attention heads: monoBERT only) "
-                                    f"but grid.models also has {', '.join(others)}; use {bert_only!r} in a grid of "
-                                    "monobert only")
-        sparsities = _list(params, "grid", "sparsities", problems)
-        if sparsities is not None:
-            _check_sparsities("grid", sparsities, problems, low_open=False)
-        seeds = _list(params, "grid", "seeds", problems)
-        if seeds is not None:
-            _check_seeds("grid", seeds, problems)
+        _check_grid(params, rankers if isinstance(rankers, list) else [], problems)
     return valid
+
+
+def _check_grid(params: dict, rankers: list, problems: list[str]) -> None:
+    """``grid``: ``train_seeds`` and the blocks ``curve`` / ``controls`` / ``repeats`` (one DVC matrix each)."""
+    from .prune_cell import BERT_ONLY, RANKING_METHODS
+
+    train_seeds = _list(params, "grid", "train_seeds", problems)
+    if train_seeds is not None:
+        _check_seeds("grid", train_seeds, problems, key="train_seeds")
+    owner: dict[tuple, str] = {}
+    clashes: dict[tuple[str, str], list[str]] = {}
+    for block in GRID_BLOCKS:
+        section = f"grid.{block}"
+        value = params["grid"].get(block)
+        if not isinstance(value, dict):
+            problems.append(f"params.yaml: {section} = {value!r} must be a mapping with keys {', '.join(BLOCK_KEYS)} "
+                            f"(dvc.yaml's matrix reads them; empty lists turn the block off)")
+            continue
+        unknown = sorted(set(value) - set(BLOCK_KEYS))
+        if unknown:
+            problems.append(f"params.yaml: unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; allowed "
+                            f"keys under {section}: {', '.join(BLOCK_KEYS)}")
+        models = _list(params, section, "models", problems, allow_empty=True)
+        for m in models or []:
+            if m not in rankers:
+                problems.append(f"params.yaml: {section}.models has {m!r}, which is not trained (not in rankers: "
+                                f"{rankers}); add it to rankers or remove it from {section}.models")
+        methods, sparsities, seeds = _check_axes(params, section, RANKING_METHODS, "pruning method", problems,
+                                                 allow_empty=True)
+        others = [m for m in models or [] if m != "monobert"]
+        for bert_only in BERT_ONLY:
+            if bert_only in (methods or []) and others:
+                problems.append(f"params.yaml: {section}.methods has {bert_only!r} (attention heads: monoBERT only) "
+                                f"but {section}.models also has {', '.join(others)}; use {bert_only!r} in a block of "
+                                "monobert only")
+        if train_seeds is not None:
+            for v in seeds or []:
+                if v not in train_seeds:
+                    problems.append(f"params.yaml: {section}.seeds has {v!r}, which is not in grid.train_seeds "
+                                    f"{train_seeds}: a cell at seed {v} prunes the dense model of training seed {v}; "
+                                    f"add {v} to grid.train_seeds or remove it from {section}.seeds")
+        if None in (models, methods, sparsities, seeds):
+            continue
+        for cell in ((m, me, sp, se) for m in models for me in methods for sp in sparsities for se in seeds):
+            if cell in owner and owner[cell] != block:
+                clashes.setdefault((owner[cell], block), []).append("-".join(map(str, cell)))
+            owner.setdefault(cell, block)
+    for (a, b), cells in clashes.items():
+        shown = ", ".join(cells[:4]) + (f" and {len(cells) - 4} more" if len(cells) > 4 else "")
+        problems.append(f"params.yaml: grid.{a} and grid.{b} both hold the cell(s) {shown} (DVC refuses two stages "
+                        f"with the same outputs); remove them from one block (e.g. a seed or a sparsity of grid.{b})")
 
 
 def _check_task_grid(params: dict, problems: list[str]) -> None:
@@ -160,17 +199,20 @@ def _check_task_grid(params: dict, problems: list[str]) -> None:
     _check_axes(params, "task_grid", [m for m in TASK_METHODS if m != "dense"], "pruning method", problems)
 
 
-def _check_axes(params: dict, section: str, methods_known: Any, what: str, problems: list[str]) -> None:
-    """The ``methods`` / ``sparsities`` / ``seeds`` axes of a pruning grid section (sparsities in (0, 1))."""
-    methods = _list(params, section, "methods", problems)
+def _check_axes(params: dict, section: str, methods_known: Any, what: str, problems: list[str],
+                allow_empty: bool = False) -> tuple[list | None, list | None, list | None]:
+    """The ``methods`` / ``sparsities`` / ``seeds`` axes of a pruning grid section (``section`` may be dotted:
+    ``grid.curve``; sparsities in (0, 1)); returns the three lists (None where one is not a list)."""
+    methods = _list(params, section, "methods", problems, allow_empty)
     if methods is not None:
         _check_names(section, "methods", methods, methods_known, problems, what)
-    sparsities = _list(params, section, "sparsities", problems)
+    sparsities = _list(params, section, "sparsities", problems, allow_empty)
     if sparsities is not None:
         _check_sparsities(section, sparsities, problems, low_open=True)
-    seeds = _list(params, section, "seeds", problems)
+    seeds = _list(params, section, "seeds", problems, allow_empty)
     if seeds is not None:
         _check_seeds(section, seeds, problems)
+    return methods, sparsities, seeds
 
 
 def _check_dsi_grid(params: dict, problems: list[str]) -> None:
@@ -204,7 +246,7 @@ def _check_local_path(params: dict, root: Path, problems: list[str]) -> None:
 
 def params_problems(params_path: str | Path = "params.yaml") -> list[str]:
     """Every problem of the params file ``params_path`` (empty when it is valid), each naming the key and the fix."""
-    from .stages import STAGES, is_foreach, is_matrix, load_stage, stage_sections
+    from .stages import GRID_BLOCKS as STAGE_BLOCKS, STAGES, is_foreach, is_matrix, load_stage, stage_sections
 
     problems: list[str] = []
     params = load_params(params_path)            # a missing or malformed file raises at once
@@ -219,12 +261,17 @@ def params_problems(params_path: str | Path = "params.yaml") -> list[str]:
     _check_dsi_grid(params, problems)
     _check_dense_grid(params, problems)
     grid = params.get("grid") if isinstance(params.get("grid"), dict) else {}
-    grid_models = [m for m in (grid.get("models") or []) if isinstance(m, str) and m in rankers]
+
+    def block_models(block: str) -> list[str]:
+        b = grid.get(block) if isinstance(grid.get(block), dict) else {}
+        return [m for m in (b.get("models") if isinstance(b.get("models"), list) else []) if m in rankers]
+
     for stage in STAGES:
         if is_foreach(stage):
             items: list[Any] = list(rankers)
-        elif is_matrix(stage):
-            items = [{"model": m} for m in grid_models]
+        elif is_matrix(stage):           # train: every ranker; a pruning matrix: its block's models
+            models = block_models(STAGE_BLOCKS[stage]) if stage in STAGE_BLOCKS else list(rankers)
+            items = [{"model": m} for m in models]
         else:
             items = [None]
         for item in items:

@@ -1,6 +1,6 @@
 """Prune stage (``prune@<model>-<method>-<sparsity>-<seed>``): one cell of the pruning grid.
 
-Loads the dense checkpoint of the train stage, prunes and recovers it with one method to one target sparsity
+Loads the dense checkpoint the train stage trained at the cell's seed (``models/<model>-s<seed>``), prunes and recovers it with one method to one target sparsity
 (:func:`irprune.prune_cell.run_cell`), re-ranks the BM25 candidates of the evaluated splits, and writes into
 ``runs/prune/<cell>/``: the tidy-results cells (``cell.<split>.json``, :mod:`irprune.cells.schema`),
 the TREC runs, the per-query
@@ -70,10 +70,11 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
         torch.set_num_threads(tcfg.threads)
     ds = read_dataset(paths.DATASET)
     bm25 = {s: read_trec_run(paths.bm25_run(s)) for s in ("train", *cfg.prune.eval_splits)}
-    ckpt = paths.model_dir(model)
+    ckpt = paths.model_dir(paths.trained(model, seed))          # the dense model of this cell's training seed
     if not ckpt.is_dir():
-        raise DataFormatError(f"no dense checkpoint for {model!r}", path=ckpt,
-                              fix=f"run `dvc repro train@{model}` first")
+        raise DataFormatError(f"no dense checkpoint for {model!r} at training seed {seed}", path=ckpt,
+                              fix=f"add {seed} to params.yaml grid.train_seeds and run "
+                                  f"`dvc repro train@{model}-{seed}`")
     net = load_checkpoint(ckpt, expect=model)
     include, exclude = cfg.prune.include, cfg.prune.exclude
     kinds = ("linear",) if is_structured(method) else include     # structured methods remove linear weights

@@ -32,6 +32,17 @@ class ReportResult:
         """Every table as Markdown (for the notebook)."""
         return "\n".join(t.markdown() for t in self.tables.values())
 
+    def question_one(self) -> str:
+        """Research question 1's generated answer under the main method, per ranker, as Markdown (the text of the
+        paper's ``\\<Model><Method>QOneText`` macros)."""
+        v = self.macros.values
+        lines = [f"- **{name[:-len('QOneText')]}**: {text}" for name, text in v.items()
+                 if name.endswith("QOneText")]
+        out = "\n".join(lines + ["", v.get("QOneSeedTestText", "")])
+        for latex, plain in (("$\\pm$", "±"), ("\\%", "%"), ("$\\alpha", "α"), ("$", "")):
+            out = out.replace(latex, plain)
+        return out
+
 
 def _json(path: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
@@ -85,6 +96,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     syn = cfg.data.synthetic if card.get("source", cfg.data.source) == "synthetic" else None
     m = macros.build(df, r, cfg.significance, card, syn, bm25, hw, n_tested=len(tests),
                      n_significant=sum(x.significant for x in tests.values()))
+    macros.add_question_one(m, df, r, cfg.significance, root)
     dsi_report.add_macros(m, dsi, r.question_keep, r.sparsity_tolerance)
     dense_report.add_macros(m, dense, r.question_keep)
     prunable_report.add_macros(m, df, r.split, r.compare_sparsity, r.sparsity_tolerance)
@@ -106,9 +118,11 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
 
 
 def _bert_start(root: Path) -> dict[str, Any] | None:
-    """What monoBERT started from, as its train stage recorded it (None when monoBERT was not trained)."""
-    path = root / paths.model_metrics("monobert")
-    if not path.is_file():
+    """What monoBERT started from, as its train stage recorded it at the lowest training seed run (None when
+    monoBERT was not trained)."""
+    runs = paths.trained_metrics("monobert", root)
+    if not runs:
         return None
+    path = next(iter(runs.values()))
     start = read_json(path).get("start")
     return start if isinstance(start, dict) else None

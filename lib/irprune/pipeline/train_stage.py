@@ -1,11 +1,13 @@
-"""Train stage (``train@<model>``): train one ranker on BM25 hard negatives, re-rank dev and test, evaluate, and
-test its per-query effectiveness against BM25.
+"""Train stage (``train@<model>-<seed>``): train one ranker at one training seed on BM25 hard negatives, re-rank dev
+and test, evaluate, and test its per-query effectiveness against BM25.
 
 Inputs: the dataset store, the BM25 runs, and for monoBERT the pretrain stage's tokenizer / MLM checkpoint (or
 ``models.monobert.pretrained``); for the kernel models the pretrain stage's word vectors when
-``embeddings_path`` names them.  Outputs: ``models/<model>/`` (checkpoint), ``runs/<model>/{dev,test}.trec``,
-``runs/<model>/per_query.json``, ``runs/<model>/history.json`` and ``metrics/<model>.json``.  A killed run resumes
-from ``.cache/train-state/<model>/`` when re-run with the same params and data (else it restarts).
+``embeddings_path`` names them.  Training seed ``s`` (an item of ``grid.train_seeds``) trains at ``train.seed + s``,
+so seed 0 is the single-seed study's run.  Outputs, with ``<name>`` = ``<model>-s<s>`` (:func:`irprune.paths.trained`):
+``models/<name>/`` (checkpoint), ``runs/<name>/{dev,test}.trec``, ``runs/<name>/per_query.json``,
+``runs/<name>/history.json``, ``metrics/<name>.json`` and the dense cells ``metrics/cells/ranking/<name>/``.  A killed
+run resumes from ``.cache/train-state/<name>/`` when re-run with the same params and data (else it restarts).
 """
 
 from __future__ import annotations
@@ -101,11 +103,15 @@ def _fingerprint(*parts: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def run(cfg: Any, dataset_dir: Path = paths.DATASET, pretrain_dir: Path = paths.PRETRAIN_DIR) -> TrainStageResult:
-    """Train ``cfg.model`` (a :class:`ModelSpec`) with ``cfg.train`` and write the stage's outputs."""
+def run(cfg: Any, seed: int = 0, dataset_dir: Path = paths.DATASET,
+        pretrain_dir: Path = paths.PRETRAIN_DIR) -> TrainStageResult:
+    """Train ``cfg.model`` (a :class:`ModelSpec`) with ``cfg.train`` at training seed ``seed`` (RNG seed
+    ``train.seed + seed``) and write the stage's outputs under :func:`irprune.paths.trained`'s name."""
     spec: ModelSpec = cfg.model
     name = spec.name
+    out = paths.trained(name, seed)
     tcfg = spec.train_config(cfg.train)
+    tcfg = replace(tcfg, seed=tcfg.seed + seed)
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     t_start = time.perf_counter()
@@ -135,10 +141,10 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, pretrain_dir: Path = paths.
                               path=dataset_dir, fix="set data.splits.dev_from_test (e.g. 0.2) or train.selection: last")
     fingerprint = _fingerprint(name, to_mapping(tcfg), to_mapping(model_cfg), dataset_dir / "meta.json",
                                paths.bm25_run("train"), paths.bm25_run("dev"), n_params)
-    trainer = Trainer(model, tcfg, pool, evaluator=evaluator, state_dir=paths.train_state(name), label=f"train {name}",
+    trainer = Trainer(model, tcfg, pool, evaluator=evaluator, state_dir=paths.train_state(out), label=f"train {out}",
                       fingerprint=fingerprint)
     history = trainer.fit()
-    print(f"{name}: {history.steps} steps in {history.seconds:.0f}s, selected step {history.selected_step}"
+    print(f"{out}: {history.steps} steps in {history.seconds:.0f}s, selected step {history.selected_step}"
           + (" (early stop)" if history.stopped_early else "") + (f"; {history.notes[0]}" if history.notes else ""))
 
     t_eval = time.perf_counter()
@@ -149,7 +155,7 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, pretrain_dir: Path = paths.
         run_ = rerank(model, s.queries, ds.corpus, bm25[split], depth=tcfg.eval_depth, keep_rest=True,
                       batch_size=tcfg.batch_size_eval,
                       progress=f"rerank {split}" if tcfg.progress else False)
-        write_trec_run(run_, paths.model_run(name, split), tag=name)
+        write_trec_run(run_, paths.model_run(out, split), tag=name)
         if any(s.qrels.values()):
             ecfg = eval_config_for(s.qrels, cfg.evaluation)
             res = evaluate(s.qrels, run_, ecfg)
@@ -171,24 +177,24 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, pretrain_dir: Path = paths.
         metrics["start"] = {"checkpoint": spec.config.pretrained or "MLM from scratch (pretrain stage)",
                             "layers": int(model.bert.config.num_hidden_layers),
                             "hidden": int(model.bert.config.hidden_size), "head": spec.config.pooling}
-    metrics.update(parameters=n_params, preset=spec.preset, selection_metric=tcfg.metric,
+    metrics.update(training_seed=seed, rng_seed=tcfg.seed, parameters=n_params, preset=spec.preset, selection_metric=tcfg.metric,
                    train_seconds=round(history.seconds, 2), rerank_seconds=round(rerank_s, 2),
                    stage_seconds=round(time.perf_counter() - t_start, 2), steps=history.steps,
                    selected_step=history.selected_step, stopped_early=history.stopped_early)
     costs = measure_costs(model, cfg.costs) if cfg.costs is not None else {}
     metrics["costs"] = costs
     for split in per_query:        # the dense baseline's rows of the tidy results table
-        write_cell(paths.cell_file("ranking", name, "dense", split), make_cell(
+        write_cell(paths.cell_file("ranking", out, "dense", split), make_cell(
             task="ranking", model=name, method="dense", target_sparsity=0.0, achieved_sparsity=0.0,
-            seed=tcfg.seed, split=split, primary_metric=tcfg.metric, wall_time_s=metrics["stage_seconds"],
+            seed=seed, split=split, primary_metric=tcfg.metric, wall_time_s=metrics["stage_seconds"],
             **{k.replace("@", "_at_"): v for k, v in metrics[split].items() if k in RANKING_METRICS},
-            per_query_path=str(paths.model_per_query(name)),
+            per_query_path=str(paths.model_per_query(out)),
             # the prunable set is the prune stage's choice (prune.include), which this stage does not read
             **{**cost_columns(costs), **sparsity_columns(model, None)}))
-    save_checkpoint(model, paths.model_dir(name))
-    atomic_write_json(paths.model_per_query(name), per_query)
-    atomic_write_json(paths.model_history(name), history.as_dict())
-    atomic_write_json(paths.model_metrics(name), metrics)
+    save_checkpoint(model, paths.model_dir(out))
+    atomic_write_json(paths.model_per_query(out), per_query)
+    atomic_write_json(paths.model_history(out), history.as_dict())
+    atomic_write_json(paths.model_metrics(out), metrics)
     trainer.clear_state()
     return TrainStageResult(model=name, metrics=metrics, history=history)
 

@@ -240,3 +240,74 @@ def seed_paired(df: Any, task: str, model: str, method_a: str, method_b: str, sp
         return None
     return compare({s: a[s] for s in common}, {s: b[s] for s in common}, test)
 
+
+
+@dataclass(frozen=True)
+class SeedCell:
+    """One method at one target sparsity over its training seeds, against the dense models of the same seeds (a
+    cell at seed ``s`` prunes the dense model trained at seed ``s``)."""
+
+    target_sparsity: float
+    achieved_sparsity: float
+    seeds: tuple[int, ...]
+    mean: float                 # seed mean of the metric
+    sd: float                   # sample standard deviation over the seeds (0 for one seed)
+    dense_mean: float           # seed mean of the dense models of the same seeds
+    retained: float             # mean / dense_mean
+
+
+def matched_seed_cells(df: Any, model: str, method: str, split: str = "test", metric: str = "mrr@10",
+                       task: str = "ranking") -> list[SeedCell]:
+    """Every target sparsity of ``model`` x ``method`` as a :class:`SeedCell`, by target sparsity; seeds without a
+    dense row are left out (a curve point run at seed 0 only is compared with the dense model of seed 0)."""
+    sub = df[(df["split"] == split) & (df["task"] == task) & (df["model"] == model) & df[metric].notna()]
+    dense = {int(r["seed"]): float(r[metric]) for _, r in sub[sub["method"] == "dense"].iterrows()}
+    out: list[SeedCell] = []
+    pruned = sub[(sub["method"] == method) & sub["seed"].isin(list(dense))]
+    for target, g in pruned.groupby("target_sparsity", sort=True):
+        seeds = tuple(sorted(int(s) for s in g["seed"]))
+        vals = g[metric].astype("float64").to_numpy()
+        dense_mean = float(np.mean([dense[s] for s in seeds]))
+        mean = float(vals.mean())
+        out.append(SeedCell(float(target), float(g["achieved_sparsity"].astype("float64").mean()), seeds, mean,
+                            float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, dense_mean,
+                            mean / dense_mean if dense_mean > 0 else math.nan))
+    return out
+
+
+def highest_keeping(cells: Iterable[SeedCell], keep: float) -> Keep:
+    """The :class:`Keep` of the highest achieved sparsity among ``cells`` whose seed mean retains ``keep`` of the
+    dense models of the same seeds (``none`` when none does, ``not run`` without cells)."""
+    cells = list(cells)
+    if not cells:
+        return Keep("not run")
+    ok = [c for c in cells if c.retained >= keep - 1e-12]
+    if not ok:
+        return Keep("none")
+    best = max(ok, key=lambda c: (c.achieved_sparsity, c.retained))
+    return Keep("ok", best.achieved_sparsity, best.target_sparsity, None, best.retained)
+
+
+def seed_matched_vs_dense(df: Any, keys: Iterable[tuple[str, str, float]], split: str, metric: str,
+                          cfg: SignificanceConfig, root: str | Path = ".", task: str = "ranking"
+                          ) -> dict[tuple[str, str, float], Test]:
+    """Paired test (``cfg.test``) of each (model, method, target sparsity) against the dense models of the same
+    training seeds, pooled over seeds: each query's ``metric`` averaged over the cell's seeds on both sides, the
+    queries as pairs; Holm-corrected over ``keys`` at ``cfg.alpha``.  Cells without per-query scores are left out."""
+    sub = df[(df["split"] == split) & (df["task"] == task)]
+    raw: dict[tuple[str, str, float], Any] = {}
+    for model, method, target in keys:
+        pruned = sub[(sub["model"] == model) & (sub["method"] == method)
+                     & np.isclose(sub["target_sparsity"].astype("float64"), target, atol=1e-9)]
+        dense = sub[(sub["model"] == model) & (sub["method"] == "dense")]
+        dense = dense[dense["seed"].isin(list(pruned["seed"]))]
+        pruned = pruned[pruned["seed"].isin(list(dense["seed"]))]
+        if pruned.empty:
+            continue
+        c = paired_test(pruned, dense, metric, cfg, root)
+        if c is not None:
+            raw[(model, method, target)] = c
+    if not raw:
+        return {}
+    adj, rej = holm({k: c.p_value for k, c in raw.items()}, alpha=cfg.alpha)
+    return {k: Test(c.p_value, adj[k], rej[k], c.mean_diff, c.n) for k, c in raw.items()}

@@ -90,7 +90,11 @@ def _method_line(ax: Any, g: Any, method: str, y: str = "value", band: bool = Tr
             label=st.label)
     if band and (g["n_seeds"] > 1).any():
         sd = g["std"].to_numpy() * (scale if y == "value" else scale / g["dense_value"].to_numpy())
-        ax.fill_between(x, v - sd, v + sd, color=st.color, alpha=0.18, linewidth=0)
+        if (g["n_seeds"] > 1).all():
+            ax.fill_between(x, v - sd, v + sd, color=st.color, alpha=0.18, linewidth=0)
+        else:       # a curve run at one seed with a few points at several (the grid's repeats): bars at those
+            many = (g["n_seeds"] > 1).to_numpy()
+            ax.errorbar(x[many], v[many], yerr=sd[many], fmt="none", ecolor=st.color, elinewidth=1.0, capsize=2.5)
 
 
 def _ranking_models(df: Any, task: str) -> list[str]:
@@ -100,8 +104,9 @@ def _ranking_models(df: Any, task: str) -> list[str]:
 
 def effectiveness_vs_sparsity(df: Any, out_dir: Path, split: str = "test", metric: str = "mrr@10",
                               task: str = "ranking") -> list[Path]:
-    """Effectiveness against achieved sparsity, a panel per model, a line per method (band: +/- one standard
-    deviation over seeds), dense (black) and BM25 (grey, dotted) as reference lines."""
+    """Effectiveness against achieved sparsity, a panel per model, a line per method (seed means; +/- one standard
+    deviation over seeds as a band, or as bars where only some points have several seeds), dense (black, its seed
+    spread shaded) and BM25 (grey, dotted) as reference lines."""
     sub = df[(df["split"] == split) & (df["task"] == task) & df[metric].notna()]
     if sub.empty:
         return []
@@ -115,10 +120,14 @@ def effectiveness_vs_sparsity(df: Any, out_dir: Path, split: str = "test", metri
         ax.set_title(palette.model_label(model))
         for method in palette.method_order(set(mc["method"]) - set(palette.REFERENCE_METHODS)):
             _method_line(ax, mc[mc["method"] == method], method)
-        dense = mc[mc["method"] == "dense"]["value"]
+        dense = mc[mc["method"] == "dense"]
         if not dense.empty:
             st = palette.method_style("dense")
-            ax.axhline(float(dense.mean()), color=st.color, linestyle=st.linestyle, linewidth=1, label=st.label)
+            d = dense.iloc[0]
+            ax.axhline(float(d["value"]), color=st.color, linestyle=st.linestyle, linewidth=1, label=st.label)
+            if d["n_seeds"] > 1:            # the dense models' spread over training seeds
+                ax.axhspan(float(d["value"] - d["std"]), float(d["value"] + d["std"]), color=st.color, alpha=0.1,
+                           linewidth=0)
         if not bm25.empty:
             st = palette.method_style("bm25")
             ax.axhline(float(bm25.mean()), color=st.color, linestyle=st.linestyle, linewidth=1.2, label=st.label)

@@ -20,8 +20,8 @@ import numpy as np
 
 from ..significance import SignificanceConfig
 from . import palette, published
-from .analysis import Keep, at_sparsity, best_keeping, best_retained_at, max_sparsity_keeping, mean_cells, \
-    seed_paired, task_keeping, with_retained
+from .analysis import Keep, at_sparsity, best_keeping, best_retained_at, highest_keeping, matched_seed_cells, \
+    max_sparsity_keeping, mean_cells, seed_matched_vs_dense, seed_paired, task_keeping, with_retained
 from .tables import NOT_RUN, TEST_NAMES, latex_escape
 from .targets import PairedResult, dense_vs_bm25, gmp_targets
 
@@ -343,6 +343,82 @@ def target_macros(M: Any, df: Any, cfg: Any, sig: SignificanceConfig, root: Path
         M.add(f"{stem}TargetRandom", num(vr.mean_b) if vr else NOT_RUN)
         M.add(f"{stem}TargetVsRandomP", p_text(vr.p_value if vr else None))
         M.flag(f"{stem}TargetAheadOfRandom", bool(vr and vr.significant_better))
+
+
+def _mean_sd(mean: float, sd: float, n: int) -> str:
+    return f"{mean:.3f} $\\pm$ {sd:.3f} ({n} seed{'s' if n != 1 else ''})"
+
+
+def add_question_one(M: Macros, df: Any, cfg: Any, sig: SignificanceConfig, root: Path = Path(".")) -> None:
+    """Research question 1 under the main method (GMP) over training seeds, per ranker: the highest sparsity at
+    which its seed mean keeps each share of ``cfg.keep_fractions`` of the dense ``cfg.primary_metric`` (each
+    pruned seed against the dense model of the same seed), and at ``cfg.question_sparsity`` and
+    ``cfg.compare_sparsity`` the seed mean and sample standard deviation with a paired test against dense pooled
+    over seeds (:func:`irprune.report.analysis.seed_matched_vs_dense`, Holm-corrected over this family).
+
+    Macros, with ``<M>`` the ranker's stem and ``<m>`` the method's: ``\\<M>DenseSeedMean`` / ``Sd`` / ``Seeds``;
+    ``\\<M><m>Keep<share>Sparsity``; ``\\<M><m>QOne<sparsity>Mean`` / ``Sd`` / ``Seeds`` / ``Retained`` / ``P`` (Holm)
+    and the flag ``\\if<M><m>QOne<sparsity>Significant``; ``\\<M><m>QOneText`` (the answer as one sentence) and
+    ``\\QOneSeedTestText`` (how the test pools seeds)."""
+    split, metric, method = cfg.split, cfg.primary_metric, cfg.main_method
+    sub = df[(df["split"] == split) & (df["task"] == "ranking")]
+    models = palette.model_order(set(palette.STUDY_MODELS) | (set(sub["model"]) - {"bm25"}))
+    at = sorted({float(cfg.question_sparsity), float(cfg.compare_sparsity)})
+    keeps = sorted(cfg.keep_fractions, reverse=True)
+    tests = seed_matched_vs_dense(df, [(m, method, s) for m in models for s in at], split, metric, sig, root)
+    mstem = palette.method_style(method).macro
+    label = latex_escape(palette.method_label(method))
+    from .figures import METRIC_LABELS
+
+    mlabel = latex_escape(METRIC_LABELS.get(metric, metric))
+    for model in models:
+        stem = palette.model_info(model).macro
+        dense = sub[(sub["model"] == model) & (sub["method"] == "dense")][metric].dropna().astype("float64")
+        M.add(f"{stem}DenseSeedMean", num(float(dense.mean())) if len(dense) else NOT_RUN)
+        M.add(f"{stem}DenseSeedSd", num(_sd(dense)) if len(dense) else NOT_RUN)
+        M.add(f"{stem}DenseSeeds", count(len(dense)))
+        cells = matched_seed_cells(df, model, method, split, metric)
+        parts = []
+        for k in keeps:
+            res = highest_keeping(cells, k)
+            value = pct(res.achieved_sparsity) if res.status == "ok" else ("none" if res.status == "none" else NOT_RUN)
+            M.add(f"{stem}{mstem}Keep{number_words(round(100 * k, 4))}Sparsity", value)
+            parts.append(f"{100 * k:g}\\% of it up to {value} sparsity" if res.status == "ok" else
+                         f"{100 * k:g}\\% of it at no sparsity run" if res.status == "none" else "")
+        at_text = []
+        for s in at:
+            w = f"{stem}{mstem}QOne{sparsity_words(s)}"
+            c = next((c for c in cells if abs(c.target_sparsity - s) < 1e-9), None)
+            t = tests.get((model, method, s))
+            M.add(f"{w}Mean", num(c.mean) if c else NOT_RUN)
+            M.add(f"{w}Sd", num(c.sd) if c else NOT_RUN)
+            M.add(f"{w}Seeds", count(len(c.seeds)) if c else "0")
+            M.add(f"{w}Retained", pct(c.retained) if c else NOT_RUN)
+            M.add(f"{w}P", (f"{t.p_holm:.1e}" if t.p_holm < 1e-3 else f"{t.p_holm:.3g}") if t else NOT_RUN)
+            M.flag(f"{w}Significant", bool(t and t.significant))
+            if c:
+                p = f", $p = {M.values[f'{w}P']}$" if t else ", not tested"
+                at_text.append(f"at {100 * s:g}\\% sparsity {_mean_sd(c.mean, c.sd, len(c.seeds))}, "
+                               f"{pct(c.retained)} of dense{p}{' (significant)' if t and t.significant else ''}")
+        if not len(dense) or not cells:
+            text = NOT_RUN
+        else:
+            kept = [p for p in parts if p]
+            text = (f"dense {mlabel} {_mean_sd(float(dense.mean()), _sd(dense), len(dense))}; {label} keeps "
+                    + (" and ".join(kept) if kept else "no share of it")
+                    + ("; " + "; ".join(at_text) if at_text else "")
+                    + ".")
+        M.add(f"{stem}{mstem}QOneText", text)
+    M.add("QOneSeedTestText", f"Means $\\pm$ sample standard deviations are over training seeds, each pruned model "
+          f"against the dense model of its own seed; $p$ is a {latex_escape(TEST_NAMES.get(sig.test, sig.test))} "
+          f"of the per-query {mlabel} pooled over seeds (each query's score averaged over the seeds on both sides, "
+          f"the queries as pairs), Holm-corrected over the {count(len(tests))} test{'s' if len(tests) != 1 else ''} of this paragraph "
+          f"($\\alpha = {sig.alpha:g}$).")
+
+
+def _sd(values: Any) -> float:
+    """Sample standard deviation of a Series (0 for one value)."""
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 #: task -> macro stem; vision is "Image" because the published ResNet-50 reference owns the ``Vision*`` macros
