@@ -1,7 +1,7 @@
 """DVC experiments as the README's recipe runs them, in a git repository made from a tiny copy of the project (slow).
 
 Baseline: ``dvc repro bm25`` and a commit of ``dvc.lock`` with the small metrics files; then
-``dvc exp run -S bm25.k1=1.0 -S models.monobert.train.lr=2e-4 -S grid.sparsities=[0.5,0.8] bm25`` runs the cheap
+``dvc exp run -S bm25.k1=1.0 -S models.monobert.train.lr=2e-4 -S grid.curve.sparsities=[0.5,0.8] bm25`` runs the cheap
 stages only (check, data, bm25) on a shrunken synthetic collection.
 """
 
@@ -21,7 +21,7 @@ from test_params_layout import _changed_lines, _key_lines, _unified
 pytestmark = pytest.mark.slow
 
 SETS = {"bm25.k1": ("1.0", 1.0), "models.monobert.train.lr": ("2e-4", 2e-4),
-        "grid.sparsities": ("[0.5,0.8]", [0.5, 0.8])}
+        "grid.curve.sparsities": ("[0.5,0.8]", [0.5, 0.8])}
 DROP = "lib/|models/|notebooks/"      # dependency columns (paths) in `dvc exp show`, as in the README's recipe
 
 

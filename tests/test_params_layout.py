@@ -98,7 +98,7 @@ def _unified(old: str, new: str) -> str:
 OVERRIDES = [
     ("bm25.k1", "1.0", 1.0),
     ("models.monobert.train.lr", "2e-4", 2e-4),              # nested, inside a per-model block
-    ("grid.sparsities", "[0.5,0.8]", [0.5, 0.8]),            # a list: DVC rewrites every list it loads
+    ("grid.curve.sparsities", "[0.5,0.8]", [0.5, 0.8]),            # a list: DVC rewrites every list it loads
     ("pretrain.max_passages", "500", 500),                   # null to a value (the section opens with a comment)
     ("dense.weights_dir", "/data/m", "/data/m"),             # '' to a path (short: see below)
     ("tasks.vision.lenet.channels", "[8,16]", [8, 16]),      # a list inside a flow mapping
@@ -213,7 +213,9 @@ def test_every_overlay_keeps_every_comment_and_line_it_does_not_change(overlay):
                 continue
             dotted = ".".join(parts[:n])
             # a key params.yaml has: its own lines; a new key: the block of the section it is added to
-            allowed.update(_key_lines(original, dotted) if n == len(parts) else _block_lines(original, dotted))
+            lines = _key_lines(original, dotted) if n == len(parts) else _block_lines(original, dotted)
+            # items appended to a block list may be aligned by difflib as inserted after the line that follows it
+            allowed.update(range(lines.start, lines.stop + (isinstance(_get(data, dotted), list))))
             break
     outside = _changed_lines(original, after) - allowed
     assert not outside, f"{overlay}: lines outside its keys changed:\n{_unified(original, after)}"
