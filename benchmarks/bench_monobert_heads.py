@@ -24,7 +24,8 @@ from irprune.evaluation import EvalConfig, evaluate
 from irprune.models import build_model
 from irprune.rerank import rerank
 from irprune.runs import read_trec_run
-from irprune.training.sampling import batch_groups, build_pool, group_pairs
+from irprune.significance import compare
+from irprune.training.sampling import batch_groups, batches_per_epoch, build_pool, group_pairs
 from irprune.training.spec import parse_model_spec
 from irprune.training.trainer import _param_groups, lr_lambda
 
@@ -40,7 +41,12 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, default=None, help="override every dropout probability")
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--test", action="store_true",
+                    help="at the end, re-rank the test split (BM25 top 30, rest kept) and t-test it against BM25")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     section = dict(yaml.safe_load(open("params.yaml"))["models"]["monobert"])
     for item in args.set:
@@ -53,7 +59,8 @@ def main() -> None:
                 m.p = args.dropout
     ds = read_dataset(paths.DATASET)
     train, dev = ds.splits["train"], ds.splits["dev"]
-    pool = build_pool(train.queries, train.qrels, read_trec_run(paths.bm25_run("train")), ds.corpus, depth=20)
+    pool = build_pool(train.queries, train.qrels, read_trec_run(paths.bm25_run("train")), ds.corpus_for("train"),
+                      depth=20)
     bm25_dev = read_trec_run(paths.bm25_run("dev"))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(_param_groups(model, params, args.lr), lr=args.lr, weight_decay=0.01)
@@ -68,11 +75,13 @@ def main() -> None:
     bm = evaluate({q: dev.qrels[q] for q in qids}, {q: dict(list(bm25_dev[q].items())[:30]) for q in qids}, cfg)
     print(f"BM25 on these queries: dev MRR@10 {bm.metrics()['mrr@10']:.3f}", flush=True)
     t0, losses = time.perf_counter(), []
+    per_epoch = batches_per_epoch(pool, args.batch_queries)
     for step in range(args.steps):
         model.train()
-        groups = batch_groups(pool, args.negatives, args.batch_queries, args.seed, 0, step, args.random_negatives)
-        scores = model(model.collate(group_pairs(pool, groups))).view(args.batch_queries, -1)
-        loss = torch.nn.functional.cross_entropy(scores, torch.zeros(args.batch_queries, dtype=torch.long))
+        epoch, batch = divmod(step, per_epoch)
+        groups = batch_groups(pool, args.negatives, args.batch_queries, args.seed, epoch, batch, args.random_negatives)
+        scores = model(model.collate(group_pairs(pool, groups))).view(len(groups), -1)
+        loss = torch.nn.functional.cross_entropy(scores, torch.zeros(len(groups), dtype=torch.long))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -83,6 +92,14 @@ def main() -> None:
             print(f"step {step + 1}: loss {sum(losses[-50:]) / 50:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
         if (step + 1) % args.eval_every == 0:
             print(f"  dev MRR@10 {dev_mrr():.3f}", flush=True)
+    if args.test:
+        test = ds.splits["test"]
+        bm25_test = read_trec_run(paths.bm25_run("test"))
+        run = rerank(model, test.queries, ds.corpus, bm25_test, depth=30, keep_rest=True)
+        ours, base = evaluate(test.qrels, run, cfg), evaluate(test.qrels, bm25_test, cfg)
+        c = compare(ours.per_query["mrr@10"], base.per_query["mrr@10"], test="t-test")
+        print(f"test MRR@10 {c.mean_a:.3f} vs BM25 {c.mean_b:.3f} (n {c.n}, t-test p {c.p_value:.3g}; "
+              f"{time.perf_counter() - t0:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":
