@@ -70,6 +70,40 @@ def read_queries(path: str | Path, *, on_error: OnError = "raise", report: SkipR
     return read_id_text(path, "a queries file (qid<TAB>text per line)", on_error=on_error, report=report)
 
 
+
+def add_judgement(out: dict[str, dict[str, int]], first: dict[tuple[str, str], int], probs: Problems, path: str | Path,
+                  n: int, qid: str, did: str, rel_s: str, *, relevance: Callable[[int], int] | None,
+                  queries: Container[str] | None, docs: Container[str] | None,
+                  rel_fix: str = "relevance labels must be integers (e.g. 0-3)") -> None:
+    """Check one qrels line's judgement (integer label, known code/query/document, not a duplicate) and add it to
+    ``out``; a bad one goes to ``probs`` (raised or counted) with the file, the line and the fix."""
+    try:
+        rel = int(rel_s)
+    except ValueError:
+        probs.bad("non-integer relevance", f"relevance {rel_s!r} is not an integer", path=path, line=n, fix=rel_fix)
+        return
+    if relevance is not None:
+        try:
+            rel = relevance(rel)
+        except ValueError as e:
+            probs.bad("unknown relevance code", str(e), path=path, line=n, fix="use the documented codes")
+            return
+    if queries is not None and qid not in queries:
+        probs.bad("qrels names an unknown query", f"query {qid!r} is not in the queries file", path=path,
+                  line=n, fix="use the queries file that belongs to these qrels")
+        return
+    if docs is not None and did not in docs:
+        probs.bad("qrels names an unknown document", f"document {did!r} is not in the collection",
+                  path=path, line=n, fix="use the collection these qrels were made for, or skip such lines")
+        return
+    if (qid, did) in first:
+        probs.bad("duplicate judgement", f"({qid}, {did}) already judged on line {first[qid, did]}",
+                  path=path, line=n, fix="keep one judgement per (query, document) pair")
+        return
+    first[qid, did] = n
+    out.setdefault(qid, {})[did] = rel
+
+
 def read_qrels(path: str | Path, *, layout: QrelsLayout = "auto", on_error: OnError = "raise",
                report: SkipReport | None = None, docs: Container[str] | None = None,
                queries: Container[str] | None = None, allow_header: bool = False,
@@ -111,32 +145,7 @@ def read_qrels(path: str | Path, *, layout: QrelsLayout = "auto", on_error: OnEr
                 f"mixed qrels layouts: {len(cols)} columns here but {detected} columns on line {detected_at}",
                 path=path, line=n, fix="write one layout per file (all `qid 0 docid rel` or all 3-column)")
         qid, did, rel_s = (cols[0], cols[2], cols[3]) if len(cols) == 4 else (cols[0], cols[1], cols[2])
-        try:
-            rel = int(rel_s)
-        except ValueError:
-            probs.bad("non-integer relevance", f"relevance {rel_s!r} is not an integer", path=path, line=n,
-                      fix="relevance labels must be integers (e.g. 0-3)")
-            continue
-        if relevance is not None:
-            try:
-                rel = relevance(rel)
-            except ValueError as e:
-                probs.bad("unknown relevance code", str(e), path=path, line=n, fix="use the documented codes")
-                continue
-        if queries is not None and qid not in queries:
-            probs.bad("qrels names an unknown query", f"query {qid!r} is not in the queries file", path=path,
-                      line=n, fix="use the queries file that belongs to these qrels")
-            continue
-        if docs is not None and did not in docs:
-            probs.bad("qrels names an unknown document", f"document {did!r} is not in the collection",
-                      path=path, line=n, fix="use the collection these qrels were made for, or skip such lines")
-            continue
-        if (qid, did) in first:
-            probs.bad("duplicate judgement", f"({qid}, {did}) already judged on line {first[qid, did]}",
-                      path=path, line=n, fix="keep one judgement per (query, document) pair")
-            continue
-        first[qid, did] = n
-        out.setdefault(qid, {})[did] = rel
+        add_judgement(out, first, probs, path, n, qid, did, rel_s, relevance=relevance, queries=queries, docs=docs)
     if not out and on_error == "raise":
         raise DataFormatError("no judgements in file", path=path, fix="check that this is a qrels file")
     return out
@@ -210,4 +219,5 @@ def read_candidates(path: str | Path, *, on_error: OnError = "raise", report: Sk
     return out
 
 
-__all__ = ["read_id_text", "read_collection", "read_queries", "read_qrels", "read_candidates", "QrelsLayout"]
+__all__ = ["read_id_text", "read_collection", "read_queries", "read_qrels", "read_candidates", "add_judgement",
+           "QrelsLayout"]

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Callable, Container, Literal, MutableMapping
 
 from ..errors import DataFormatError
+from .msmarco import add_judgement
 from .text import OnError, Problems, read_lines
 from .types import Corpus, Qrels, Queries, SkipReport
 
@@ -208,32 +209,8 @@ def read_qrels(path: str | Path, *, on_error: OnError = "raise", report: SkipRep
         else:
             qid, did, rel_s = cols
         qid, did = norm_id(qid), norm_id(did)
-        try:
-            rel = int(rel_s)
-        except ValueError:
-            probs.bad("non-integer relevance", f"relevance {rel_s!r} is not an integer", path=path, line=n,
-                      fix="relevance codes must be integers (0 and negative codes are fine)")
-            continue
-        if relevance is not None:
-            try:
-                rel = relevance(rel)
-            except ValueError as e:
-                probs.bad("unknown relevance code", str(e), path=path, line=n, fix="use the documented codes")
-                continue
-        if queries is not None and qid not in queries:
-            probs.bad("qrels names an unknown query", f"query {qid!r} is not in the queries file", path=path,
-                      line=n, fix="use the queries file that belongs to these qrels")
-            continue
-        if docs is not None and did not in docs:
-            probs.bad("qrels names an unknown document", f"document {did!r} is not in the collection",
-                      path=path, line=n, fix="use the collection these qrels were made for, or skip such lines")
-            continue
-        if (qid, did) in first:
-            probs.bad("duplicate judgement", f"({qid}, {did}) already judged on line {first[qid, did]}",
-                      path=path, line=n, fix="keep one judgement per (query, document) pair")
-            continue
-        first[qid, did] = n
-        out.setdefault(qid, {})[did] = rel
+        add_judgement(out, first, probs, path, n, qid, did, rel_s, relevance=relevance, queries=queries, docs=docs,
+                      rel_fix="relevance codes must be integers (0 and negative codes are fine)")
     if not out and on_error == "raise":
         raise DataFormatError("no judgements in file", path=path, fix="check that this is a qrels file")
     return out

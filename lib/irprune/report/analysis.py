@@ -179,9 +179,15 @@ def significance_vs_dense(df: Any, cell_keys: Iterable[tuple[str, str, float]], 
         c = paired_test(pruned, dense, metric, cfg, root)
         if c is not None:
             raw[(model, method, target)] = c
+    return _holm_tests(raw, cfg.alpha)
+
+
+
+def _holm_tests(raw: dict[Any, Any], alpha: float) -> dict[Any, "Test"]:
+    """Holm-adjust a family of paired comparisons: key -> :class:`Test` (empty when nothing was compared)."""
     if not raw:
         return {}
-    adj, rej = holm({k: c.p_value for k, c in raw.items()}, alpha=cfg.alpha)
+    adj, rej = holm({k: c.p_value for k, c in raw.items()}, alpha=alpha)
     return {k: Test(c.p_value, adj[k], rej[k], c.mean_diff, c.n) for k, c in raw.items()}
 
 
@@ -307,7 +313,4 @@ def seed_matched_vs_dense(df: Any, keys: Iterable[tuple[str, str, float]], split
         c = paired_test(pruned, dense, metric, cfg, root)
         if c is not None:
             raw[(model, method, target)] = c
-    if not raw:
-        return {}
-    adj, rej = holm({k: c.p_value for k, c in raw.items()}, alpha=cfg.alpha)
-    return {k: Test(c.p_value, adj[k], rej[k], c.mean_diff, c.n) for k, c in raw.items()}
+    return _holm_tests(raw, cfg.alpha)
