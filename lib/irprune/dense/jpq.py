@@ -32,7 +32,8 @@ from torch import nn
 from ..progress import Progress
 from .encoder import BiEncoder, embed
 from .index import PQCodebook
-from .train import FinetuneResult, TrainingPairs, linear_warmup, shuffled_batches
+from .train import (FinetuneResult, TrainingPairs, linear_warmup, optimizer_step, select_checkpoint,
+                    shuffled_batches)
 
 
 def pq_scores(q: torch.Tensor, centroids: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
@@ -146,22 +147,11 @@ def train_jpq(enc: BiEncoder, book: PQCodebook, pairs: TrainingPairs, cfg: Any,
             q = embed(model, enc_in["input_ids"], enc_in["attention_mask"], enc.normalize)  # [B, D]
         loss = jpq_loss(q, cent, codes, pos_rows, [pairs.positives[i] for i in batch], cfg.negatives,
                         cfg.sampled, cfg.loss, gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        history.append({"step": step, "loss": float(loss.detach())})
-        prog.step(step, loss=float(loss.detach()))
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            model.eval()
-            consider(step)
-            model.train()
-    model.eval()
+        optimizer_step(opt, loss, step, cfg, model, history, prog, consider)
     train_s = time.perf_counter() - t0
-    if cfg.selection == "best" and best[2] is not None:
-        model.load_state_dict(best[2])
-        return JPQResult(cfg.steps, best[1], best[0], history, train_s, best[3].numpy())
-    last = next((h["dev"] for h in reversed(history) if "dev" in h), float("nan"))
-    return JPQResult(cfg.steps, cfg.steps, last, history, train_s, cent.detach().numpy().copy())
+    selected, dev, restored = select_checkpoint(model, cfg, best, history)
+    centroids = best[3].numpy() if restored else cent.detach().numpy().copy()
+    return JPQResult(cfg.steps, selected, dev, history, train_s, centroids)
 
 
 __all__ = ["JPQResult", "jpq_loss", "pq_scores", "ranking_loss", "train_jpq"]

@@ -107,6 +107,36 @@ def linear_warmup(step: int, warmup: int, total: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, step: int, cfg: Any, model: nn.Module,
+                   history: list[dict], prog: Progress, consider: Callable[[int], None],
+                   after_step: Callable[[int], None] | None = None) -> None:
+    """One optimizer step of a fine-tuning loop: backward, step, ``after_step`` (e.g. a GMP mask update), the
+    loss into ``history`` and the progress line, and ``consider(step)`` (the dev evaluation) every
+    ``cfg.eval_every`` steps and at the last one, in eval mode."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if after_step is not None:
+        after_step(step)
+    history.append({"step": step, "loss": float(loss.detach())})
+    prog.step(step, loss=float(loss.detach()))
+    if step % cfg.eval_every == 0 or step == cfg.steps:
+        model.eval()
+        consider(step)
+        model.train()
+
+
+def select_checkpoint(model: nn.Module, cfg: Any, best: tuple, history: list[dict]) -> tuple[int, float, bool]:
+    """End of a fine-tuning loop: with ``selection: best`` restore the best dev state ``best = (value, step,
+    state_dict, ...)``; returns (selected step, its dev value, whether the best state was restored)."""
+    model.eval()
+    if cfg.selection == "best" and best[2] is not None:
+        model.load_state_dict(best[2])
+        return best[1], best[0], True
+    return cfg.steps, next((h["dev"] for h in reversed(history) if "dev" in h), float("nan")), False
+
+
 def finetune_query_encoder(enc: BiEncoder, doc_vecs: np.ndarray, pairs: TrainingPairs, cfg: Any,
                            evaluate_dev: Callable[[BiEncoder], float] | None, *, query_max_tokens: int,
                            after_step: Callable[[int], None] | None = None, label: str = "dense finetune",
@@ -178,25 +208,12 @@ def finetune_query_encoder(enc: BiEncoder, doc_vecs: np.ndarray, pairs: Training
         else:
             cand = docs[cand_rows]
         loss = contrastive_loss(q, cand, torch.tensor(target), invalid, cfg.temperature)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if after_step is not None:
-            after_step(step)
-        history.append({"step": step, "loss": float(loss.detach())})
-        prog.step(step, loss=float(loss.detach()))
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            model.eval()
-            consider(step)
-            model.train()
-    model.eval()
+        optimizer_step(opt, loss, step, cfg, model, history, prog, consider, after_step)
     train_s = time.perf_counter() - t0
-    if cfg.selection == "best" and best[2] is not None:
-        model.load_state_dict(best[2])
-        return FinetuneResult(cfg.steps, best[1], best[0], history, train_s)
-    last = next((h["dev"] for h in reversed(history) if "dev" in h), float("nan"))
-    return FinetuneResult(cfg.steps, cfg.steps, last, history, train_s)
+    selected, dev, _ = select_checkpoint(model, cfg, best, history)
+    return FinetuneResult(cfg.steps, selected, dev, history, train_s)
 
 
 __all__ = ["FinetuneResult", "TrainingPairs", "contrastive_loss", "finetune_query_encoder", "linear_warmup",
+           "optimizer_step", "select_checkpoint",
            "training_pairs"]
