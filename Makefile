@@ -29,7 +29,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 endif
 
-.PHONY: setup weights latex repro test test-fast bench lab paper clean-env
+.PHONY: setup weights engines latex repro test test-fast bench lab paper clean-env
 
 # The default pretrained checkpoint (all-MiniLM-L6-v2): fetched once into .cache/models/ and sha256-verified,
 # so every later stage runs offline (lib/irprune/weights.py; `python -m irprune.weights list`).
@@ -61,6 +61,21 @@ $(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
 	$(BIN)/python -m irprune.setup_env
 	@touch $@
 
+# DeepSparse (optional sparse CPU engine; x86-64 Linux, Python 3.11 only) in an environment of its own: its last
+# wheel, 1.8.0, pins numpy<2. Evaluation-only licence, end-of-life June 2025 (docs/methods.md). A platform
+# without a wheel gets a warning; the engine is then reported "not installed" in every cell.
+DS_VENV := .venv-deepsparse
+engines:
+	@if test -x $(DS_VENV)/bin/python && $(DS_VENV)/bin/python -c "import deepsparse" 2>/dev/null; then \
+		echo "DeepSparse present in $(DS_VENV)"; \
+	elif [ "$$(uname -sm)" = "Linux x86_64" ] && command -v python3.11 >/dev/null; then \
+		echo "installing DeepSparse 1.8.0 into $(DS_VENV)"; \
+		{ python3.11 -m venv $(DS_VENV) && NM_DISABLE_ANALYTICS=1 $(DS_VENV)/bin/pip install -q deepsparse==1.8.0; } \
+			|| echo "warning: DeepSparse did not install; its latency columns will say 'not installed'"; \
+	else \
+		echo "DeepSparse skipped: it needs x86-64 Linux and python3.11"; \
+	fi
+
 # The TeX toolchain for the paper stage (Debian/Ubuntu, without recommends; about 2 minutes, once).
 # Elsewhere install latexmk and a TeX distribution with booktabs, siunitx, natbib, adjustbox and lmodern
 # (macOS: brew install --cask mactex-no-gui; conda: see environment.yml).
@@ -77,7 +92,7 @@ latex:
 		echo "         ($(LATEX_PACKAGES) on Debian/Ubuntu); the paper stage needs them"; \
 	fi
 
-repro: setup latex
+repro: setup engines latex
 	$(BIN)/dvc repro
 	$(BIN)/python -m irprune.summary
 

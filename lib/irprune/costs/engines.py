@@ -302,14 +302,23 @@ def _prepare_ov_int8(ctx: PrepareContext) -> Runner:
 
 
 def deepsparse_python() -> str | None:
-    """The Python that runs DeepSparse: ``$IRPRUNE_DEEPSPARSE_PYTHON``, else this one if it has deepsparse."""
+    """The Python that runs DeepSparse: ``$IRPRUNE_DEEPSPARSE_PYTHON``, else this one if it has deepsparse, else
+    the project's ``.venv-deepsparse`` (made by ``make engines``)."""
     env = os.environ.get(DEEPSPARSE_PYTHON_ENV)
     if env:
         return env
-    return sys.executable if _find("deepsparse") else None
+    if _find("deepsparse"):
+        return sys.executable
+    from ..paths import find_project_root
+
+    for root in (find_project_root(), Path(__file__).resolve().parents[3]):
+        local = root / ".venv-deepsparse" / "bin" / "python" if root else None
+        if local is not None and local.exists():
+            return str(local)
+    return None
 
 
-_DEEPSPARSE_PIP = (f"python3.11 -m venv .venv-deepsparse && .venv-deepsparse/bin/pip install deepsparse==1.8.0, "
+_DEEPSPARSE_PIP = (f"make engines, or python3.11 -m venv .venv-deepsparse && .venv-deepsparse/bin/pip install deepsparse==1.8.0, "
                    f"then {DEEPSPARSE_PYTHON_ENV}=.venv-deepsparse/bin/python (its own environment: it pins numpy<2)")
 
 
