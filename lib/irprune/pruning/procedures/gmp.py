@@ -12,12 +12,12 @@ from ..schedules import gmp_steps
 def schedule(cell: Cell) -> tuple[int, int, int]:
     """``(t0, t0 + nΔt, Δt)`` of the cell's GMP schedule within the adapter's training steps."""
     g = cell.settings.gmp
-    return gmp_steps(cell.task.train_steps(), g.start_frac, g.end_frac, g.updates, origin=cell.task.gmp_origin,
-                     fill=cell.task.gmp_fill)
+    return gmp_steps(cell.task.train_steps(), g.start_frac, g.end_frac, g.updates)
 
 
 def gmp(cell: Cell) -> Mask | None:
-    """Gradual magnitude pruning while training; checkpoint selection only sees the final mask."""
+    """Gradual magnitude pruning while training (the update at step 0 before the first optimizer step, the others
+    from the adapter's after-step hook); checkpoint selection only sees the final mask."""
     start, end, freq = schedule(cell)
     budget = cell.task.train_steps()
     if budget < max(end, 1):
