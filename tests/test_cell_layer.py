@@ -206,6 +206,22 @@ def test_the_query_encoder_task_lists_what_it_runs(tmp_path):
             run_method(task, method, 0.5, 0)
 
 
+def test_a_schedule_longer_than_the_training_names_the_keys_to_change(tmp_path, bundles):
+    from irprune.dense.config import DensePruneConfig
+    from irprune.tasks.cell import TaskCell, TaskPruningConfig
+
+    task, _ = _query_encoder_task(tmp_path)
+    task.cfg = DensePruneConfig(recovery_steps=6, gmp=GMPSchedule(updates=7))      # 4 steps to 70%, 7 updates
+    with pytest.raises(ConfigError, match=r"dense.prune.recovery_steps gives 6 training steps, too few .* raise "
+                                          r"dense.prune.recovery_steps or lower dense.prune.gmp.updates to 4 or fewer"):
+        run_method(task, "gmp", 0.5, 0)
+    bundle, model_name = bundles["vision"]                      # 2 steps of training
+    ttask = TaskCell(bundle, bundle.build_model(model_name, 0), TaskPruningConfig(), 0, epochs=1)
+    with pytest.raises(ConfigError, match=r"tasks.vision.train.epochs gives 2 training steps, too few .* lower "
+                                          r"tasks.pruning.gmp.updates to 1 or fewer"):
+        run_method(ttask, "gmp", 0.5, 0)
+
+
 # --- the one GMP schedule ------------------------------------------------------------------------------------------
 def test_gmp_steps_is_one_schedule_for_every_loop():
     assert gmp_steps(100, 0.0, 0.7, 10) == (0, 70, 7)                # update at step 0, then n = 10 every Δt

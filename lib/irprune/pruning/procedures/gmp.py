@@ -21,8 +21,12 @@ def gmp(cell: Cell) -> Mask | None:
     start, end, freq = schedule(cell)
     budget = cell.task.train_steps()
     if budget < max(end, 1):
-        raise ConfigError(f"params.yaml: {cell.task.budget_key} = {budget} is too few for GMP's schedule (last mask "
-                          f"update at step {end}); raise it or lower {cell.task.config_key}.gmp.end_frac")
+        g, key = cell.settings.gmp, f"{cell.task.config_key}.gmp"
+        span = int(g.end_frac * budget) - int(g.start_frac * budget)
+        fix = f"lower {key}.updates to {span} or fewer" if span >= 1 else f"raise {key}.end_frac"
+        raise ConfigError(f"params.yaml: {cell.task.budget_key} gives {budget} training steps, too few for GMP's "
+                          f"schedule ({key}.updates = {g.updates} updates after the first, one step apart at least: "
+                          f"last mask update at step {end}); raise {cell.task.budget_key} or {fix}")
     pruner = GradualPruner(cell.model, GMPConfig(sparsity=cell.sparsity, start_step=start, end_step=end,
                                                  frequency=freq, scope=cell.settings.scope),
                            prunable=cell.prunable, log=cell.log)
