@@ -17,7 +17,7 @@ does not use it), the word embeddings only with ``include_embeddings``.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from torch import nn
@@ -80,7 +80,7 @@ class QueryEncoderTask:
     methods: tuple[str, ...] = QUERY_ENCODER_METHODS
     config_key: str = "dense.prune"
     budget_key: str = "dense.prune.recovery_steps"
-    label: str = field(default="dense prune")
+    label: str = "dense prune"                # the progress line of the recovery
 
     def __post_init__(self) -> None:
         self.enc.split()                      # the document encoder stays as it is
