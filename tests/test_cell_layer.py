@@ -1,5 +1,5 @@
 """The one cell layer: every procedure a task runs, on a tiny model of every task (ranking, classification,
-translation, vision, DSI), through the one driver (irprune.pruning.driver.run_method) and that task's adapter.
+translation, vision, DSI, the bi-encoder's query encoder), through the one driver (irprune.pruning.driver.run_method) and that task's adapter.
 Per cell: the mask reaches the target over the prunable weights, masked weights read as exact zeros after the
 training that follows, and the task's evaluation runs.  Also: a method a task cannot run fails listing what it can,
 and the one GMP schedule's update steps."""
@@ -158,12 +158,94 @@ def test_dsi_procedures(method):
         run_method(task, "snip", 0.5, 0)
 
 
+# --- dense retrieval: the bi-encoder's query encoder ----------------------------------------------------------------
+def _query_encoder_task(tmp_path, scope: str = "layerwise"):
+    from irprune.dense import index as ix
+    from irprune.dense.config import DensePruneConfig, DenseTrainConfig
+    from irprune.dense.prune import QueryEncoderTask
+    from irprune.evaluation import EvalConfig, evaluate
+    from test_dense import _pairs, tiny_corpus, tiny_encoder
+
+    enc = tiny_encoder(tmp_path)
+    corpus = tiny_corpus(40)
+    ids = ix.doc_order(corpus)
+    docs = enc.encode([corpus[d] for d in ids], "doc", max_tokens=16, label=False)
+    pairs, queries, qrels = _pairs(corpus, ids)
+
+    def retrieval(e):
+        qids = sorted(queries)
+        q = e.encode([queries[i] for i in qids], "query", max_tokens=16, label=False)
+        return evaluate(qrels, ix.run_from_scores(q @ docs.T, qids, ids, 10), EvalConfig(metrics=("mrr@10",))).aggregate
+
+    cfg = DensePruneConfig(scope=scope, recovery_steps=6, recovery_lr=1e-3, gmp=GMPSchedule(updates=2))
+    return QueryEncoderTask(enc, pairs, docs, cfg, DenseTrainConfig(batch_size=8), 0, 16, retrieval), enc
+
+
+@pytest.mark.parametrize("method", ["magnitude", "random", "gmp"])
+def test_query_encoder_procedures(tmp_path, method):
+    from irprune.dense.prune import QUERY_ENCODER_METHODS
+
+    task, enc = _query_encoder_task(tmp_path)
+    assert method in QUERY_ENCODER_METHODS
+    doc_before = {k: v.clone() for k, v in enc.doc.state_dict().items()}
+    cell = run_method(task, method, TARGET, 0)
+    assert cell.recovery is not None and cell.recovery.steps == 6
+    assert "pooler.dense.weight" not in cell.prunable and all("embeddings" not in n for n in cell.prunable)
+    _check(cell)
+    assert 0.0 <= task.evaluate()["mrr@10"] <= 1.0
+    assert all(torch.equal(v, doc_before[k]) for k, v in enc.doc.state_dict().items())   # documents untouched
+    if method == "gmp":                               # the one schedule: updates at 0, 2, 4 of 6 steps
+        assert [e["step"] for e in cell.log.entries] == [0, 2, 4]
+
+
+def test_the_query_encoder_task_lists_what_it_runs(tmp_path):
+    task, _ = _query_encoder_task(tmp_path)
+    for method in ("snip", "movement", "heads", "dense"):
+        with pytest.raises(RegistryError, match="'.*' cannot run on dense retrieval; dense retrieval runs: "
+                                                "magnitude, random, gmp"):
+            run_method(task, method, 0.5, 0)
+
+
+def test_a_schedule_longer_than_the_training_names_the_keys_to_change(tmp_path, bundles):
+    from irprune.dense.config import DensePruneConfig
+    from irprune.tasks.cell import TaskCell, TaskPruningConfig
+
+    task, _ = _query_encoder_task(tmp_path)
+    task.cfg = DensePruneConfig(recovery_steps=6, gmp=GMPSchedule(updates=7))      # 4 steps to 70%, 7 updates
+    with pytest.raises(ConfigError, match=r"dense.prune.recovery_steps gives 6 training steps, too few .* raise "
+                                          r"dense.prune.recovery_steps or lower dense.prune.gmp.updates to 4 or fewer"):
+        run_method(task, "gmp", 0.5, 0)
+    bundle, model_name = bundles["vision"]                      # 2 steps of training
+    ttask = TaskCell(bundle, bundle.build_model(model_name, 0), TaskPruningConfig(), 0, epochs=1)
+    with pytest.raises(ConfigError, match=r"tasks.vision.train.epochs gives 2 training steps, too few .* lower "
+                                          r"tasks.pruning.gmp.updates to 1 or fewer"):
+        run_method(ttask, "gmp", 0.5, 0)
+
+
 # --- the one GMP schedule ------------------------------------------------------------------------------------------
 def test_gmp_steps_is_one_schedule_for_every_loop():
-    assert gmp_steps(100, 0.0, 0.7, 10) == (0, 70, 7)                # ranking / DSI: update at step 0, then n = 10
-    assert gmp_steps(126, 0.0, 0.7, 10, origin=1, fill=True) == (1, 89, 8)   # tasks: from step 1, every Δt to 70%
-    start, end, freq = gmp_steps(126, 0.0, 0.7, 10)
-    assert (end - start) // freq == 10
+    assert gmp_steps(100, 0.0, 0.7, 10) == (0, 70, 7)                # update at step 0, then n = 10 every Δt
+    assert gmp_steps(126, 0.0, 0.7, 10) == (0, 80, 8)                # n = updates, not as many Δt as fit to 70%
+    assert gmp_steps(60, 0.0, 0.7, 7) == (0, 42, 6)                  # the bi-encoder's default
+    assert gmp_steps(100, 0.2, 0.7, 5) == (20, 70, 10)
+    for steps in range(1, 400):
+        start, end, freq = gmp_steps(steps, 0.0, 0.7, 10)
+        assert start == 0 and (end - start) // freq == 10
     with pytest.raises(ConfigError, match="start_frac < end_frac"):
         gmp_steps(10, 0.5, 0.5, 2)
     assert all(not is_structured(m) for m in ("gmp", "magnitude")) and is_structured("heads")
+
+
+def test_every_adapter_calls_back_from_step_one(tmp_path, bundles):
+    """The one convention of the adapters' loops: after_step first sees step 1 and then every step."""
+    from irprune.pruning.cell import TrainHooks
+    from irprune.tasks.cell import TaskCell, TaskPruningConfig
+
+    task, _ = _query_encoder_task(tmp_path)
+    rtask, _ = _ranking("magnitude")
+    bundle, model_name = bundles["vision"]
+    ttask = TaskCell(bundle, bundle.build_model(model_name, 0), TaskPruningConfig(), 0, epochs=1)
+    for name, adapter in (("dense", task), ("ranking", rtask), ("vision", ttask)):
+        steps: list[int] = []
+        adapter.train(TrainHooks(after_step=steps.append))
+        assert steps == list(range(1, adapter.train_steps() + 1)), name

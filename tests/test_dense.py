@@ -226,6 +226,7 @@ def test_contrastive_loss_ignores_masked_candidates():
 def test_pruning_the_query_encoder_reaches_the_target_and_leaves_documents_alone(tmp_path, method):
     from irprune.dense.config import DensePruneConfig, DenseTrainConfig
     from irprune.dense.prune import encoder_prunable, prune_query_encoder
+    from irprune.pruning import GMPSchedule
 
     enc = tiny_encoder(tmp_path)
     corpus = tiny_corpus(40)
@@ -233,9 +234,9 @@ def test_pruning_the_query_encoder_reaches_the_target_and_leaves_documents_alone
     docs = enc.encode([corpus[d] for d in ids], "doc", max_tokens=16, label=False)
     pairs, _, _ = _pairs(corpus, ids)
     pooler = enc.doc.pooler.dense.weight.clone()
-    cfg = DensePruneConfig(recovery_steps=14, recovery_lr=1e-3, gmp_updates=3)
-    res, achieved = prune_query_encoder(enc, method, 0.8, pairs, docs, cfg, DenseTrainConfig(batch_size=8), 0,
-                                        query_max_tokens=16)
+    cfg = DensePruneConfig(recovery_steps=14, recovery_lr=1e-3, gmp=GMPSchedule(updates=3))
+    achieved = prune_query_encoder(enc, method, 0.8, pairs, docs, cfg, DenseTrainConfig(batch_size=8), 0,
+                                   query_max_tokens=16).achieved
     names = encoder_prunable(enc.query)
     assert "pooler.dense.weight" not in names and all("embeddings" not in n for n in names)
     assert achieved == pytest.approx(0.8, abs=0.01)

@@ -181,7 +181,8 @@ def test_stage_writes_valid_cells(tmp_path, monkeypatch):
     params.write_text(json.dumps({"tasks": {
         "num_threads": 1,
         "classification": {"models": ["embedding_bag"], "synthetic": {"n_train": 400, "n_test": 100},
-                           "train": {"epochs": 2, "finetune_epochs": 1, "lr": 0.01, "device": "cpu"}}}}),
+                           "train": {"epochs": 2, "finetune_epochs": 1, "lr": 0.01, "device": "cpu"}},
+        "pruning": {"gmp": {"updates": 4}}}}),                # 7 fine-tuning steps: updates at 0, 1, 2, 3, 4
         encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     cfg = task_stage.load_task_stage(params)

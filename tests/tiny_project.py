@@ -60,7 +60,7 @@ TINY_DENSE = {"depth": 50, "batch_size": 32,
               "pq": {"m": [48]},
               "jpq": {"steps": 2, "batch_size": 8, "negatives": 20, "sampled": 4, "warmup_steps": 1, "eval_every": 1},
               "latency": {"n_queries": 2, "repeats": 1},
-              "prune": {"recovery_steps": 2, "gmp_updates": 1}}
+              "prune": {"recovery_steps": 2, "gmp": {"updates": 1}}}
 TINY_DENSE_GRID = {"methods": ["magnitude"], "sparsities": [0.5], "seeds": [0]}
 # The default monoBERT starts from all-MiniLM-L6-v2 (fetched by `make setup`); the tiny run keeps one of its layers.
 # Without the fetched files the run falls back to the from-scratch path on pseudo-words (still every stage).

@@ -81,8 +81,6 @@ class RankingTask:
     family: str = "ranking"
     config_key: str = "prune"
     budget_key: str = "prune.recovery_steps"
-    gmp_origin: int = 0
-    gmp_fill: bool = False
 
     @property
     def methods(self) -> tuple[str, ...]:

@@ -224,11 +224,11 @@ def _check_dsi_grid(params: dict, problems: list[str]) -> None:
 
 
 def _check_dense_grid(params: dict, problems: list[str]) -> None:
-    from .dense.prune import DENSE_METHODS
+    from .dense.prune import QUERY_ENCODER_METHODS
 
     if not _grid_shape(params, "dense_grid", problems):
         return
-    _check_axes(params, "dense_grid", DENSE_METHODS.names(), "dense pruning method", problems)
+    _check_axes(params, "dense_grid", QUERY_ENCODER_METHODS, "dense pruning method", problems)
 
 
 def _check_local_path(params: dict, root: Path, problems: list[str]) -> None:

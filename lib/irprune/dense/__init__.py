@@ -4,5 +4,5 @@
 * :mod:`.index` -- faiss flat inner-product index and product quantization (PQ), codebooks, bytes, latency;
 * :mod:`.train` -- contrastive fine-tuning of the query encoder (in-batch + BM25 negatives), selected on dev;
 * :mod:`.jpq` -- JPQ (Zhan et al. 2021): query encoder and PQ centroids trained jointly, codes fixed;
-* :mod:`.prune` -- the query encoder pruned with the study's kernels (one-shot magnitude, GMP) and recovered.
+* :mod:`.prune` -- the query encoder pruned through the one cell layer (magnitude, random, GMP) and recovered.
 """

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from ..config import ConfigError, frozen, param
+from ..pruning.settings import GMPSchedule
 
 Selection = Literal["best", "last"]
 
@@ -75,8 +76,7 @@ class DensePruneConfig:
     include_embeddings: bool = param(False, doc="also prune the word-embedding matrix")
     recovery_steps: int = param(100, ge=0, doc="fine-tuning steps after pruning (masks fixed), and GMP's span")
     recovery_lr: float = param(2e-5, gt=0, doc="learning rate of recovery (dense.train's other settings)")
-    gmp_end_frac: float = param(0.7, gt=0, le=1, doc="GMP: the target is reached at this fraction of the steps")
-    gmp_updates: int = param(7, ge=1, doc="GMP: mask updates after the first (at step 0)")
+    gmp: GMPSchedule = param(GMPSchedule, doc="GMP: when it prunes, as fractions of recovery_steps")
 
 
 @frozen

@@ -105,8 +105,6 @@ class DSITask:
     methods: tuple[str, ...] = DSI_METHODS
     config_key: str = "dsi.prune"
     budget_key: str = "dsi.prune.recovery_steps"
-    gmp_origin: int = 0
-    gmp_fill: bool = False
 
     @property
     def model(self) -> nn.Module:

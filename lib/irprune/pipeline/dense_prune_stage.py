@@ -1,9 +1,10 @@
 """Dense pruning stage (``dense_prune@<method>-<sparsity>-<seed>``): one cell of the bi-encoder's pruning grid.
 
 Loads the ``dense`` stage's fine-tuned query encoder and document vectors (``models/dense``), prunes the query
-encoder with one method of :data:`irprune.dense.prune.DENSE_METHODS` to one target sparsity while recovering
-with the stage's contrastive fine-tuning (``dense.prune``; BM25 negatives from ``runs/bm25/train.trec``), searches
-the test queries over the unchanged flat index and writes into ``runs/dense_prune/<method>-<sparsity>-<seed>/``:
+encoder with one method of :data:`irprune.dense.prune.QUERY_ENCODER_METHODS` to one target sparsity through the one
+cell layer (:func:`irprune.pruning.driver.run_method` on :class:`irprune.dense.prune.QueryEncoderTask`) while
+recovering with the stage's contrastive fine-tuning (``dense.prune``; BM25 negatives from ``runs/bm25/train.trec``),
+searches the test queries over the unchanged flat index and writes into ``runs/dense_prune/<method>-<sparsity>-<seed>/``:
 ``cell.test.json`` (task ``dense``; size columns are the index's, unchanged), ``test.trec``, ``per_query.json``
 and ``metrics.json`` (metrics, achieved sparsity, FLOPs of encoding one query, latency, timings).
 """
@@ -23,11 +24,12 @@ from ..data.store import read_dataset
 from ..dense.config import DenseConfig
 from ..dense import index as ix
 from ..dense.encoder import BiEncoder
-from ..dense.prune import DENSE_METHODS, encoder_prunable, prune_query_encoder
+from ..dense.prune import FAMILY, QUERY_ENCODER_METHODS, encoder_prunable, prune_query_encoder
 from ..dense.train import training_pairs
 from ..evaluation import EvalConfig, evaluate
 from ..io import atomic_write_json, read_json
 from ..pruning import nonzero_params
+from ..pruning.driver import check_cell
 from ..pruning.sparsity import sparsity_columns
 from ..cells.schema import make_cell, write_cell
 from ..runs import read_trec_run, write_trec_run
@@ -76,8 +78,8 @@ def run(cfg: DensePruneStage, method: str, sparsity: float, seed: int, dataset_d
         model_dir: Path = MODEL_DIR, bm25_train_run: Path = paths.bm25_run("train"),
         out_dir: Path | None = None) -> DensePruneResult:
     t0 = time.perf_counter()
-    DENSE_METHODS.get(method)
     c = cfg.dense
+    check_cell(method, sparsity, QUERY_ENCODER_METHODS, FAMILY)      # before any work
     set_threads(c.threads)
     out_dir = cell_dir(method, sparsity, seed) if out_dir is None else out_dir
     ds = read_dataset(dataset_dir)
@@ -94,17 +96,25 @@ def run(cfg: DensePruneStage, method: str, sparsity: float, seed: int, dataset_d
     pairs = training_pairs(tr.queries, tr.qrels, read_trec_run(bm25_train_run) if c.train.negatives else None,
                            row, c.train.bm25_depth)
     flat = Scorer(docs, index=ix.flat_index(docs))
-    res, achieved = prune_query_encoder(enc, method, sparsity, pairs, docs, c.prune, c.train, seed,
-                                        query_max_tokens=c.query_max_tokens)
-    metrics: dict[str, Any] = {"method": method, "target_sparsity": sparsity, "achieved_sparsity": achieved,
-                               "seed": seed, "recovery": res.as_dict()}
-    dev = ds.split("dev")
-    metrics["dev_mrr@10"] = dev_metric(ds, doc_ids, c, cfg.evaluation)(enc, flat)
+    dev_mrr = dev_metric(ds, doc_ids, c, cfg.evaluation)
     test = ds.split("test")
-    r = retrieve(enc, flat, test.queries, doc_ids, c)
-    ev = evaluate(test.qrels, r, cfg.evaluation)
-    write_trec_run(r, out_dir / "test.trec", tag=f"dense-{method}-{sparsity}")
-    metrics.update(ev.aggregate)
+
+    def evaluate_encoder(e: BiEncoder) -> dict[str, Any]:
+        """Dev MRR@10 and the test queries retrieved over the flat index and evaluated."""
+        r = retrieve(e, flat, test.queries, doc_ids, c)
+        ev = evaluate(test.qrels, r, cfg.evaluation)
+        return {"metrics": ev.aggregate, "per_query": ev.per_query, "run": r, "dev_mrr@10": dev_mrr(e, flat)}
+
+    pruned = prune_query_encoder(enc, method, sparsity, pairs, docs, c.prune, c.train, seed,
+                                 query_max_tokens=c.query_max_tokens, evaluator=evaluate_encoder)
+    achieved = pruned.achieved
+    metrics: dict[str, Any] = {"method": method, "target_sparsity": sparsity, "achieved_sparsity": achieved,
+                               "seed": seed, "recovery": pruned.recovery.as_dict()}
+    evaluated = pruned.task.evaluate()
+    ev_metrics, per_query = evaluated["metrics"], evaluated["per_query"]
+    metrics["dev_mrr@10"] = evaluated["dev_mrr@10"]
+    write_trec_run(evaluated["run"], out_dir / "test.trec", tag=f"dense-{method}-{sparsity}")
+    metrics.update(ev_metrics)
     names = encoder_prunable(enc.query, c.prune.include_embeddings)
     total = sum(p.numel() for p in enc.query.parameters())
     fd, fs = query_flops(enc.query, 8)
@@ -113,12 +123,12 @@ def run(cfg: DensePruneStage, method: str, sparsity: float, seed: int, dataset_d
     metrics.update(total_params=total, prunable_params=sum(p.numel() for p in names.values()),
                    nonzero_params=nonzero_params(enc.query), flops_dense=fd, flops_sparse=fs, latency_ms=enc_ms,
                    total_s=time.perf_counter() - t0)
-    atomic_write_json(out_dir / "per_query.json", {"test": ev.per_query})
+    atomic_write_json(out_dir / "per_query.json", {"test": per_query})
     write_cell(out_dir / "cell.test.json", make_cell(
         task=TASK, model="biencoder", method=method, target_sparsity=float(sparsity), achieved_sparsity=achieved,
         seed=seed, split="test", primary_metric=PRIMARY,
-        **{m.replace("@", "_at_"): float(ev.aggregate[m]) for m in ("mrr@10", "ndcg@10", "map", "recall@10",
-                                                                    "recall@100") if m in ev.aggregate},
+        **{m.replace("@", "_at_"): float(ev_metrics[m]) for m in ("mrr@10", "ndcg@10", "map", "recall@10",
+                                                                  "recall@100") if m in ev_metrics},
         **sparsity_columns(enc.query, names), nonzero_params=metrics["nonzero_params"],
         flops_dense=fd, flops_sparse=fs, size_dense_bytes=int(docs.nbytes), size_sparse_bytes=int(docs.nbytes),
         latency_ms_per_query=enc_ms, wall_time_s=time.perf_counter() - t0,

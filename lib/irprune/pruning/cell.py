@@ -26,8 +26,11 @@ from .settings import MethodSettings
 @dataclass(frozen=True)
 class TrainHooks:
     """Callbacks of a training run: ``after_backward()`` after ``loss.backward()`` (movement's score update),
-    ``after_step(global_step)`` after every optimizer step (global steps count from 1; mask updates), and
-    ``mask_final_at``: the step from which the mask no longer changes (checkpoint selection starts there)."""
+    ``after_step(t)`` after optimizer step ``t`` of the run, ``t = 1, 2, ...`` (mask updates), and
+    ``mask_final_at``: the step from which the mask no longer changes (checkpoint selection starts there).
+
+    One convention for every adapter's loop: the hook first sees step 1; step 0 (before the first optimizer
+    step) belongs to the procedure, which acts there itself (GMP's first update)."""
 
     after_backward: Callable[[], Any] | None = None
     after_step: Callable[[int], Any] | None = None
@@ -39,8 +42,8 @@ class TaskAdapter(Protocol):
 
     ``family`` names the task in errors; ``methods`` are the registered methods it can run; ``settings`` the
     procedures' knobs, read from the ``params.yaml`` section ``config_key``; ``budget_key`` the key that sets
-    :meth:`train_steps` (named when GMP's schedule does not fit); ``gmp_origin`` / ``gmp_fill`` place GMP's
-    updates in its loop (:func:`irprune.pruning.schedules.gmp_steps`).
+    :meth:`train_steps` (named when GMP's schedule does not fit).  :meth:`train` calls ``hooks.after_step(t)``
+    after its optimizer steps ``t = 1, 2, ...`` (:class:`TrainHooks`).
     """
 
     family: str
@@ -49,8 +52,6 @@ class TaskAdapter(Protocol):
     settings: MethodSettings
     config_key: str
     budget_key: str
-    gmp_origin: int
-    gmp_fill: bool
 
     def prunable(self, kinds: tuple[str, ...] | None = None) -> dict[str, nn.Parameter]:
         """The prunable tensors (``kinds``: module kinds instead of the configured ones)."""

@@ -41,15 +41,13 @@ def is_update_step(step: int, start: int, end: int, frequency: int) -> bool:
     return start <= step <= end and (step - start) % frequency == 0
 
 
-def gmp_steps(total_steps: int, start_frac: float, end_frac: float, updates: int, *, origin: int = 0,
-              fill: bool = False) -> tuple[int, int, int]:
+def gmp_steps(total_steps: int, start_frac: float, end_frac: float, updates: int) -> tuple[int, int, int]:
     """The update steps of GMP's cubic schedule (Zhu & Gupta 2017, Eq. 1: ``t0``, ``t0 + nΔt``, ``Δt``) inside a
     training run of ``total_steps`` optimizer steps: ``(t0, t0 + nΔt, Δt)``.
 
-    ``t0 = max(origin, ⌊start_frac·T⌋)``, ``Δt = max(1, ⌊(⌊end_frac·T⌋ - ⌊start_frac·T⌋) / updates⌋)``;
-    ``n = updates``, or with ``fill`` as many steps ``Δt`` as fit before ``⌊end_frac·T⌋`` (at least ``updates``).
-    ``origin`` is the first step a training loop's hook sees (0 where the driver updates before the first
-    optimizer step, 1 where the loop only calls back after steps 1, 2, ...).
+    ``t0 = ⌊start_frac·T⌋``, ``Δt = max(1, ⌊(⌊end_frac·T⌋ - t0) / updates⌋)``, ``n = updates``: ``updates + 1``
+    mask updates, the first at ``t0``.  Step ``t`` is the mask update after optimizer step ``t``; step 0 is before
+    the first optimizer step (the convention of :class:`irprune.pruning.cell.TrainHooks`).
     """
     if total_steps < 0 or updates < 1 or not 0.0 <= start_frac < end_frac <= 1.0:
         raise ConfigError(f"GMP schedule over {total_steps} steps with start_frac = {start_frac}, end_frac = "
@@ -58,9 +56,7 @@ def gmp_steps(total_steps: int, start_frac: float, end_frac: float, updates: int
     start = int(start_frac * total_steps)
     span = max(1, int(end_frac * total_steps) - start)
     frequency = max(1, span // updates)
-    n = max(1, span // frequency) if fill else updates
-    first = max(origin, start)
-    return first, first + n * frequency, frequency
+    return start, start + updates * frequency, frequency
 
 
 def exponential_density(round_k: int, rounds: int, final_density: float) -> float:

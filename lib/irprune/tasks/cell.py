@@ -12,9 +12,9 @@
   mask fixed.  ``prune_at: dense``: score the trained dense model, mask, fine-tune
   for ``train.finetune_epochs``.
 * ``gmp``: Zhu & Gupta (2017) gradual magnitude pruning while fine-tuning the dense model for
-  ``train.finetune_epochs``; cubic-schedule mask updates every ``Δt`` between ``gmp.start_frac`` and
-  ``gmp.end_frac`` of the steps (``Δt`` from ``gmp.updates``; :func:`irprune.pruning.schedules.gmp_steps` with
-  ``fill``: the loop calls back from step 1 and updates every ``Δt`` up to ``end_frac``).
+  ``train.finetune_epochs``; ``gmp.updates + 1`` cubic-schedule mask updates every ``Δt`` from ``gmp.start_frac``
+  of the steps up to ``gmp.end_frac`` (:func:`irprune.pruning.schedules.gmp_steps`, the one schedule of every
+  task).
 
 Reported: sparsity as the fraction of prunable weights the mask removes (overall and per tensor), the GraSP/NLP
 report's compression notation ``c = -log10(density)`` and the ratio ``1/density`` (:mod:`irprune.pruning.sparsity`,
@@ -90,8 +90,6 @@ class TaskCell:
     epochs_key: str = "epochs"
     methods: tuple[str, ...] = TASK_METHODS
     config_key: str = "tasks.pruning"
-    gmp_origin: int = 1                      # fit() calls back after optimizer steps 1, 2, ...
-    gmp_fill: bool = True
     history: TrainHistory = field(default_factory=TrainHistory)
     _steps: int | None = None
 

@@ -12,17 +12,21 @@ from ..schedules import gmp_steps
 def schedule(cell: Cell) -> tuple[int, int, int]:
     """``(t0, t0 + nΔt, Δt)`` of the cell's GMP schedule within the adapter's training steps."""
     g = cell.settings.gmp
-    return gmp_steps(cell.task.train_steps(), g.start_frac, g.end_frac, g.updates, origin=cell.task.gmp_origin,
-                     fill=cell.task.gmp_fill)
+    return gmp_steps(cell.task.train_steps(), g.start_frac, g.end_frac, g.updates)
 
 
 def gmp(cell: Cell) -> Mask | None:
-    """Gradual magnitude pruning while training; checkpoint selection only sees the final mask."""
+    """Gradual magnitude pruning while training (the update at step 0 before the first optimizer step, the others
+    from the adapter's after-step hook); checkpoint selection only sees the final mask."""
     start, end, freq = schedule(cell)
     budget = cell.task.train_steps()
     if budget < max(end, 1):
-        raise ConfigError(f"params.yaml: {cell.task.budget_key} = {budget} is too few for GMP's schedule (last mask "
-                          f"update at step {end}); raise it or lower {cell.task.config_key}.gmp.end_frac")
+        g, key = cell.settings.gmp, f"{cell.task.config_key}.gmp"
+        span = int(g.end_frac * budget) - int(g.start_frac * budget)
+        fix = f"lower {key}.updates to {span} or fewer" if span >= 1 else f"raise {key}.end_frac"
+        raise ConfigError(f"params.yaml: {cell.task.budget_key} gives {budget} training steps, too few for GMP's "
+                          f"schedule ({key}.updates = {g.updates} updates after the first, one step apart at least: "
+                          f"last mask update at step {end}); raise {cell.task.budget_key} or {fix}")
     pruner = GradualPruner(cell.model, GMPConfig(sparsity=cell.sparsity, start_step=start, end_step=end,
                                                  frequency=freq, scope=cell.settings.scope),
                            prunable=cell.prunable, log=cell.log)
