@@ -34,11 +34,11 @@ def ranking(system: str, q: str) -> dict[str, float]:
     return scores
 
 
-def card(fold: int | None, test: list[str], source: str = "msmarco") -> dict:
+def card(fold: int | None, test: list[str], source: str = "msmarco", collection: str = "tiny-real") -> dict:
     plan = {"method": "folds", "k": K, "fold": fold, "seed": 0, "test_queries": sorted(test)} \
         if fold is not None else {"method": "dev_from_test", "seed": 0, "dev_queries": N_QUERIES - len(test)}
     n_dev = N_QUERIES - len(test)
-    return {"source": source, "collection": "tiny-real", "docs": N_DOCS, "doc_length": {"mean": 12.5},
+    return {"source": source, "collection": collection, "docs": N_DOCS, "doc_length": {"mean": 12.5},
             "split_plan": plan, "pseudo_queries": {"strategy": "ict", "made": 300},
             "splits": {"train": {"queries": 300},
                        "dev": {"queries": n_dev, "judged_queries": n_dev, "query_length": {"mean": 4.0}},
@@ -162,3 +162,42 @@ def test_the_report_stage_writes_the_section_for_real_text_only(folds: list[Path
     (root / "data" / "card.json").write_text(json.dumps({**card, "source": "synthetic"}))
     res = report_stage.run(from_mapping(ReportStage, {}), root=root, hw=hw)
     assert not (root / "report" / "generated" / "realtext.tex").exists() and not res.macros.flags["RealText"]
+
+
+def test_readme_table_replaces_only_the_marked_block(folds: list[Path], tmp_path: Path) -> None:
+    from irprune.report import readme_table
+
+    single = write_run(tmp_path / "single", QIDS[:6], collection="other-real")
+    readme = tmp_path / "README.md"
+    before, after = "# Title\n\ntext above\n", "\ntext below\n"
+    readme.write_text(f"{before}{readme_table.BEGIN}\nold table\n{readme_table.END}{after}")
+    args = [*map(str, folds), str(single), "--readme", str(readme), "--params", str(tmp_path / "none.yaml")]
+    assert readme_table.main(args) == 0
+    text = readme.read_text()
+    assert text.startswith(before + readme_table.BEGIN) and text.endswith(readme_table.END + after)
+    assert "old table" not in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [r.split(" | ")[0] for r in rows] == ["| tiny-real", "| other-real"]
+    sig = SignificanceConfig()
+    pooled = realtext.pool([realtext.load_run(f) for f in folds])
+    res = realtext.rows(pooled, sig)
+    top = realtext.best(res)
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells == ["tiny-real", str(N_QUERIES), f"{K} folds pooled", f"{res[0].means['ndcg@10']:.3f}",
+                     palette.model_label(top.model), f"{top.means['ndcg@10']:.3f}", realtext.p_text(top.p["ndcg@10"])]
+    assert readme_table.main(args) == 0 and readme.read_text() == text          # re-running changes nothing
+
+
+def test_readme_table_refuses_bad_input(folds: list[Path], tmp_path: Path, capsys) -> None:
+    from irprune.report import readme_table
+
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    assert readme_table.main([*map(str, folds), "--readme", str(readme)]) == 2
+    assert "must hold one <!-- realtext:begin --> line" in capsys.readouterr().err
+    readme.write_text(f"{readme_table.BEGIN}\n{readme_table.END}\n")
+    assert readme_table.main([str(folds[0]), str(folds[1]), "--readme", str(readme)]) == 2
+    assert "missing: [2]" in capsys.readouterr().err and readme.read_text().count("|") == 0   # nothing written
+    syn = write_run(tmp_path / "syn", QIDS[:4], source="synthetic")
+    assert readme_table.main([str(syn), "--readme", str(readme)]) == 2
+    assert "synthetic default collection has no real-text row" in capsys.readouterr().err
