@@ -11,7 +11,7 @@ import pytest
 
 from irprune.config import from_mapping
 from irprune.data.load import assign_folds
-from irprune.errors import DataFormatError
+from irprune.errors import ConfigError, DataFormatError
 from irprune.evaluation import EvalConfig, evaluate
 from irprune.report import palette, realtext
 from irprune.report.macros import Macros
@@ -129,7 +129,7 @@ def test_macros_and_table_from_the_pooled_runs(folds: list[Path]) -> None:
     assert M.values["RealTextBestNDCG"] == f"{best.means['ndcg@10']:.3f}"
     assert M.values["RealTextTested"] == str(N_QUERIES) and M.values["RealTextJudged"] == str(N_QUERIES)
     assert M.values["RealTextDocs"] == str(N_DOCS) and "ICT" in M.values["RealTextTraining"]
-    assert "3-fold cross-validation" in M.values["RealTextSplit"]
+    assert "3-fold cross-validation (dev = the other folds), the 3 fold runs pooled" == M.values["RealTextSplit"]
     t = realtext.table(pooled, rows, sig)
     assert [r[0] for r in t.rows] == [palette.model_label(m) for m in ("bm25", "monobert", "conv_knrm")]
     assert t.rows[0][2] == "—" and t.rows[1][1] == f"{rows[1].means['ndcg@10']:.3f}"
@@ -152,8 +152,15 @@ def test_the_report_stage_writes_the_section_for_real_text_only(folds: list[Path
     root = folds[0]
     (root / "metrics" / "bm25.json").write_text(json.dumps({"test": {"mrr@10": 0.3}, "depth": 100}))
     collect_stage.run(CollectStage(), root=root)
-    cfg = from_mapping(ReportStage, {"report": {"fold_runs": [f"../{f.name}" for f in folds[1:]]}})
     hw = {"cpu": "Test CPU", "cores": "2", "gpu": "none", "torch": "2.0", "python": "3.11"}
+    with pytest.raises(ConfigError, match=r"report.fold_runs lists 2 run\(s\) .* set data.splits.method: folds"):
+        from_mapping(ReportStage, {"report": {"fold_runs": ["../a", "../b"]}})
+    alone = report_stage.run(from_mapping(ReportStage, {"data": {"splits": {"method": "folds"}}}), root=root, hw=hw)
+    assert alone.macros.flags["RealText"] and not alone.macros.flags["RealTextFolds"]   # one fold, said so
+    assert "fold 0 of 3-fold cross-validation alone" in alone.macros.values["RealTextSplit"]
+    assert alone.macros.values["RealTextTested"] == str(len(realtext.load_run(root).bm25["ndcg@10"]))
+    cfg = from_mapping(ReportStage, {"report": {"fold_runs": [f"../{f.name}" for f in folds[1:]]},
+                                     "data": {"splits": {"method": "folds"}}})
     res = report_stage.run(cfg, root=root, hw=hw)
     tex = (root / "report" / "generated" / "realtext.tex").read_text()
     assert "tab:realtext" in tex and res.macros.flags["RealText"]

@@ -81,6 +81,12 @@ class ReportStage:
     significance: SignificanceConfig = param(SignificanceConfig)
     data: DataConfig = param(DataConfig)
 
+    def validate(self) -> None:
+        if self.report.fold_runs and self.data.splits.method != "folds":
+            raise ConfigError(f"params.yaml: report.fold_runs lists {len(self.report.fold_runs)} run(s) of other "
+                              f"folds but data.splits.method is {self.data.splits.method!r}; set "
+                              "data.splits.method: folds or report.fold_runs: []")
+
 
 @frozen
 class PaperStage:

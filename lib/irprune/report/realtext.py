@@ -110,10 +110,11 @@ def _seed_mean(by_seed: Mapping[int, PerQuery], seeds: Sequence[int]) -> PerQuer
             for m in METRICS}
 
 
-def pool(runs: Sequence[RunResults]) -> Pooled:
+def pool(runs: Sequence[RunResults], single_fold: bool = False) -> Pooled:
     """Join the runs of one collection: one run (any split plan), or the k runs of ``data.splits.method: folds``
     (same k and seed, each fold once).  Each run's test queries must be those its card names, so the pooled
-    scores are the union of the folds' per-query scores, every judged query once."""
+    scores are the union of the folds' per-query scores, every judged query once.  With ``single_fold`` one fold's
+    run alone is accepted too (the report of a fold whose ``report.fold_runs`` is empty)."""
     if not runs:
         raise ValueError("pool: no run given")
     names = sorted({r.collection for r in runs})
@@ -131,7 +132,7 @@ def pool(runs: Sequence[RunResults]) -> Pooled:
                                   fix="run every fold with the same k and seed")
         folds = sorted(p["fold"] for p in plans)
         k = plans[0]["k"]
-        if folds != list(range(k)):
+        if folds != list(range(k)) and not (single_fold and len(runs) == 1):
             missing = sorted(set(range(k)) - set(folds))
             twice = sorted({f for f in folds if folds.count(f) > 1})
             raise DataFormatError(f"{names[0]}: folds {folds} of k = {k} (missing: {missing or 'none'}, twice: "
@@ -207,9 +208,11 @@ def card_facts(p: Pooled) -> dict[str, str]:
     else:
         training = f"the collection's training queries ({int(splits.get('train', {}).get('queries', 0)):,})"
     tested = len(p.bm25[METRICS[0]])
-    if p.plan.get("method") == "folds":
-        split = (f"{p.plan['k']}-fold cross-validation (dev = the other folds; {p.n_runs} of {p.plan['k']} "
-                 f"fold runs pooled)")
+    if p.plan.get("method") == "folds" and p.n_runs == p.plan["k"]:
+        split = f"{p.plan['k']}-fold cross-validation (dev = the other folds), the {p.n_runs} fold runs pooled"
+    elif p.plan.get("method") == "folds":
+        split = (f"fold {p.plan.get('fold')} of {p.plan['k']}-fold cross-validation alone (dev = the other folds; "
+                 "report.fold_runs pools the other folds' runs)")
     else:
         split = (f"dev {int(ev[0].get('judged_queries', 0)):,} / test {int(ev[1].get('judged_queries', 0)):,} "
                  f"judged queries ({p.plan.get('method', 'source')})")
@@ -240,7 +243,7 @@ def add_macros(M: Any, p: Pooled | None, rs: Sequence[Row]) -> None:
     from .macros import num
 
     M.flag("RealText", p is not None)
-    M.flag("RealTextFolds", p is not None and p.plan.get("method") == "folds")
+    M.flag("RealTextFolds", p is not None and p.plan.get("method") == "folds" and p.n_runs == p.plan["k"])
     facts = card_facts(p) if p is not None else {}
     for key, name in (("collection", "Collection"), ("docs", "Docs"), ("judged", "Judged"), ("tested", "Tested"),
                       ("query_len", "QueryLen"), ("doc_len", "DocLen"), ("training", "Training"),
@@ -263,7 +266,7 @@ def report(roots: Sequence[str | Path], sig: SignificanceConfig) -> tuple[Pooled
     path = Path(roots[0]) / paths.DATASET_CARD
     if not path.is_file() or _read(path, "the dataset card (data stage)").get("source", "synthetic") == "synthetic":
         return None, []
-    p = pool([load_run(r) for r in roots])
+    p = pool([load_run(r) for r in roots], single_fold=True)
     return p, rows(p, sig)
 
 
