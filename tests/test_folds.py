@@ -92,3 +92,16 @@ def test_the_data_stage_card_records_the_fold(collection: Path, tmp_path: Path) 
     stored = [line.split("\t")[0] for line in (tmp_path / "ds" / "queries.test.tsv").read_text().splitlines()]
     assert plan["test_queries"] == sorted(stored) and plan["dev_queries"] == N_QUERIES - len(stored)
     assert card["collection"] == collection.name
+
+
+def test_collection_names_follow_the_folder() -> None:
+    from irprune.pipeline.data_stage import collection_name
+
+    def name(source: str, path: str) -> str:
+        return collection_name(from_mapping(DataConfig, {"source": source, "local": {"path": path}}, prefix="data"))
+
+    assert name("cranfield", "../shared/data/cranfield") == "cranfield"
+    assert name("beir", "../shared/data/msmarco-passage-dl19-subset/derived-native-5000") == \
+        "msmarco-passage-dl19-subset/derived-native-5000"
+    assert name("beir", "collections/mine") == "mine"
+    assert name("synthetic", "collections") == "synthetic"

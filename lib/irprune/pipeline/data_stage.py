@@ -39,10 +39,13 @@ def run(cfg: Any, out_dir: Path = paths.DATASET, card_path: Path = paths.DATASET
 
 
 def collection_name(data: Any) -> str:
-    """A collection's name for tables: the local folder's name (``cranfield``, ``npl-vaswani``), else the source
-    (``synthetic``) or its ``ir_datasets``/hub id."""
+    """A collection's name for tables: a local folder's path below the nearest folder named ``data``
+    (``cranfield``, ``msmarco-passage-dl19-subset/derived-native-5000`` under ``../shared/data``), else its own
+    name; for other sources the source (``synthetic``) or its ``ir_datasets``/hub id."""
     if data.source in LOCAL_SOURCES:
-        return Path(data.local.path).name or data.source
+        parts = Path(data.local.path).parts
+        below = parts[len(parts) - parts[::-1].index("data"):] if "data" in parts else parts[-1:]
+        return "/".join(below) or data.source
     return {"ir_datasets": data.ir_datasets.test, "hf": data.hf.corpus}.get(data.source, data.source)
 
 
