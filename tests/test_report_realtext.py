@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -208,3 +210,27 @@ def test_readme_table_refuses_bad_input(folds: list[Path], tmp_path: Path, capsy
     syn = write_run(tmp_path / "syn", QIDS[:4], source="synthetic")
     assert readme_table.main([str(syn), "--readme", str(readme)]) == 2
     assert "synthetic default collection has no real-text row" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
+                    reason="latexmk and pdftotext needed (apt-get install latexmk poppler-utils)")
+def test_the_paper_of_pooled_folds_has_the_real_text_section(folds: list[Path]) -> None:
+    from irprune.pipeline import collect_stage, report_stage
+    from irprune.report.config import CollectStage, ReportStage
+
+    root = folds[0]
+    (root / "metrics" / "bm25.json").write_text(json.dumps({"test": {"mrr@10": 0.3}, "depth": 100}))
+    (root / "report").mkdir()
+    for f in ("paper.tex", "references.bib"):
+        shutil.copy(Path(__file__).parents[1] / "report" / f, root / "report" / f)
+    collect_stage.run(CollectStage(), root=root)
+    cfg = from_mapping(ReportStage, {"report": {"fold_runs": [f"../{f.name}" for f in folds[1:]], "build_pdf": True},
+                                     "data": {"splits": {"method": "folds"}}})
+    res = report_stage.run(cfg, root=root, hw={"cpu": "c", "cores": "2", "gpu": "none", "torch": "2", "python": "3"})
+    text = " ".join(subprocess.run(["pdftotext", str(res.pdf), "-"], capture_output=True, text=True,
+                                   check=True).stdout.split())
+    assert "Real text: tiny-real" in text and f"each of the {N_QUERIES} judged queries is a test query" in text
+    best = max(realtext.rows(realtext.pool([realtext.load_run(f) for f in folds]), SignificanceConfig())[1:],
+               key=lambda r: r.means["ndcg@10"])
+    assert f"reaches {best.means['ndcg@10']:.3f} against" in text
+    assert "Real text (tiny-real): test effectiveness" in text

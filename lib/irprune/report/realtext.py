@@ -229,9 +229,8 @@ def table(p: Pooled, rs: Sequence[Row], sig: SignificanceConfig) -> Table:
     body = tuple((palette.model_label(r.model), fmt(r.means["ndcg@10"]), "—" if r.p["ndcg@10"] is None else
                   p_text(r.p["ndcg@10"]), fmt(r.means["mrr@10"]),
                   "—" if r.p["mrr@10"] is None else p_text(r.p["mrr@10"])) for r in rs)
-    seeds = sorted({len(s) for s in p.seeds.values()})
-    seed_note = f" A ranker's per-query score is the mean over its {'/'.join(map(str, seeds))} training seed(s)." \
-        if seeds else ""
+    counts = ", ".join(f"{palette.model_label(m)} {len(s)}" for m, s in p.seeds.items())
+    seed_note = f" A ranker's per-query score is its mean over its training seeds ({counts})." if counts else ""
     return Table("realtext", ("ranker", "nDCG@10", "p", "MRR@10", "p"), body,
                  f"Real text ({p.collection}): test effectiveness over {len(p.bm25[METRICS[0]]):,} judged queries, "
                  f"p of a {test} against BM25 on per-query scores.{seed_note}", "tab:realtext", "lrrrr")
