@@ -136,3 +136,22 @@ def test_rerank_restores_training_mode(model: Ranker, data: Any) -> None:
     score_pairs(model, [(queries["0"], corpus["d0"])])
     assert model.training
     model.eval()
+
+
+def test_checkpoint_selection_scores_the_reported_ranking(model: Ranker, data: Any) -> None:
+    """The dev evaluator of checkpoint selection and the train stage's reported dev run re-rank the same BM25
+    depth and keep the same tail: every metric, also those cut deeper than the re-ranked depth, is equal."""
+    from irprune.evaluation import EvalConfig, evaluate
+    from irprune.training import DevEvaluator
+
+    corpus, queries, cands = data
+    qrels = {q: {d: 1 for d in sorted(cands[q])[::3]} for q in queries}
+    cfg = EvalConfig(metrics=("mrr@10", "map", "recall@10", "recall@100"), relevance_level=1)
+    depth = 4                                       # the judged candidates below it still count for MAP and recall
+    selected = DevEvaluator(queries, qrels, corpus, cands, cfg, "map", depth=depth)(model)
+    reported = evaluate(qrels, rerank(model, queries, corpus, cands, depth=depth, keep_rest=True), cfg).aggregate
+    assert selected.keys() >= set(cfg.metrics)
+    for m in cfg.metrics:
+        assert selected[m] == pytest.approx(reported[m], abs=1e-9), m
+    cut = evaluate(qrels, rerank(model, queries, corpus, cands, depth=depth), cfg).aggregate
+    assert cut["recall@100"] < reported["recall@100"]  # the test would notice a cut-off tail

@@ -84,14 +84,35 @@ class HfIds:
 
 @frozen
 class SplitPlan:
-    """How train/dev/test are formed when the source lacks some of them."""
+    """How train/dev/test are formed when the source lacks some of them.
 
+    ``method: dev_from_test`` moves a seeded fraction of the judged test queries to dev.  ``method: folds`` is
+    k-fold cross-validation over the judged test queries (for collections with a few dozen judged queries, where a
+    dev split of 8-15 queries is noise): the judged queries are shuffled with ``seed`` and dealt into ``k`` folds;
+    fold ``fold`` is test and the other ``k - 1`` folds are dev (training uses the source's train queries or
+    pseudo-queries, never a judged one).  One pipeline run is one fold; the report pools the k runs' per-query
+    test scores (``report.fold_runs``), so every judged query is scored once.
+    """
+
+    method: Literal["dev_from_test", "folds"] = param(
+        "dev_from_test", doc="dev_from_test (a seeded fraction of test to dev) | folds (k-fold cross-validation)")
     dev_from_test: float = param(0.0, ge=0.0, lt=1.0,
                                  doc="fraction of judged test queries moved (seeded) to dev when the source has "
                                      "no dev split; 0 = the source must provide dev")
+    k: int = param(5, ge=2, doc="method folds: number of folds")
+    fold: int = param(0, ge=0, doc="method folds: the fold that is test (0 .. k-1)")
     seed: int = param(0, ge=0)
     unjudged_queries: Literal["drop", "error"] = param(
         "drop", doc="queries of a judged split without judgements: drop them (counted) or treat as bad input")
+
+    def validate(self) -> None:
+        if self.method == "folds":
+            if self.fold >= self.k:
+                raise ConfigError(f"params.yaml: data.splits.fold = {self.fold} but data.splits.k = {self.k}; "
+                                  f"a fold is one of 0 .. {self.k - 1}")
+            if self.dev_from_test > 0:
+                raise ConfigError("params.yaml: data.splits.method = 'folds' takes dev from the other folds; set "
+                                  "data.splits.dev_from_test: 0 (or method: dev_from_test)")
 
 
 @frozen

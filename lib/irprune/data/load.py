@@ -3,10 +3,11 @@
 Steps, each recorded in ``ds.meta``: read the source (a :class:`Registry` of sources); apply ``mojibake`` to every
 document and query (counting texts with mojibake); drop (count) or reject queries of judged splits that have no
 judgements; carve dev out of the judged test queries when the source has no dev split
-(``data.splits.dev_from_test``); add pseudo-queries to train (``data.pseudo_queries``; their window is the median
-length of the judged dev+test queries unless ``max_words`` is set, and changed positives go into the train
-split's ``doc_texts``).  The result always has
-train, dev and test, with judged dev and test queries; otherwise a :class:`ConfigError` says which key to set.
+(``data.splits.dev_from_test``, or one fold of k-fold cross-validation: ``data.splits.method: folds``); add
+pseudo-queries to train (``data.pseudo_queries``; their window is the median length of the judged dev+test
+queries unless ``max_words`` is set, and changed positives go into the train split's ``doc_texts``).  The result
+always has train, dev and test, with judged dev and test queries; otherwise a :class:`ConfigError` says which key
+to set.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ..config import to_mapping
 from ..errors import ConfigError
@@ -147,7 +148,48 @@ def _drop_unjudged(loaded: _Loaded, cfg: DataConfig, report: SkipReport) -> None
                               "data.splits.unjudged_queries: drop")
 
 
+def assign_folds(qids: Iterable[str], k: int, seed: int) -> dict[str, int]:
+    """``qid -> fold`` (0 .. k-1): the ids sorted, shuffled with ``seed`` and dealt round-robin, so fold sizes
+    differ by at most one and the assignment does not depend on which fold is asked for."""
+    order = sorted(qids)
+    random.Random(seed).shuffle(order)
+    return {q: i % k for i, q in enumerate(order)}
+
+
+def _split_test(ds: RetrievalDataset, dev_ids: set[str]) -> None:
+    """Move the queries ``dev_ids`` of the test split (with their judgements and candidates) to a new dev split."""
+    test = ds.split("test")
+
+    def part(keep: Callable[[str], bool]) -> Split:
+        return Split(queries={q: t for q, t in test.queries.items() if keep(q)},
+                     qrels={q: r for q, r in test.qrels.items() if keep(q)},
+                     candidates=None if test.candidates is None else
+                     {q: c for q, c in test.candidates.items() if keep(q)})
+
+    ds.splits["dev"] = part(lambda q: q in dev_ids)
+    ds.splits["test"] = part(lambda q: q not in dev_ids)
+
+
+def _folds(ds: RetrievalDataset, cfg: DataConfig) -> dict[str, Any]:
+    plan = cfg.splits
+    if "dev" in ds.splits:
+        raise ConfigError("params.yaml: data.splits.method = 'folds' but the source already has a dev split; use "
+                          "method: dev_from_test (with dev_from_test: 0) or drop the source's dev files")
+    judged = ds.split("test").judged_queries()
+    if len(judged) < plan.k:
+        raise ConfigError(f"params.yaml: data.splits.k = {plan.k} folds of {len(judged)} judged test queries "
+                          "leaves an empty fold; lower k")
+    folds = assign_folds(judged, plan.k, plan.seed)
+    dev_ids = {q for q, f in folds.items() if f != plan.fold}
+    _split_test(ds, dev_ids)
+    return {"method": "folds", "k": plan.k, "fold": plan.fold, "seed": plan.seed,
+            "dev": f"folds (the {plan.k - 1} folds other than {plan.fold} of {plan.k}, seed {plan.seed})",
+            "dev_queries": sorted(dev_ids), "test_queries": sorted(q for q, f in folds.items() if f == plan.fold)}
+
+
 def _dev_from_test(ds: RetrievalDataset, cfg: DataConfig) -> dict[str, Any]:
+    if cfg.splits.method == "folds":
+        return _folds(ds, cfg)
     if "dev" in ds.splits:
         if cfg.splits.dev_from_test > 0:
             raise ConfigError("params.yaml: data.splits.dev_from_test > 0 but the source already has a dev split; "
@@ -163,15 +205,7 @@ def _dev_from_test(ds: RetrievalDataset, cfg: DataConfig) -> dict[str, Any]:
         raise ConfigError(f"params.yaml: data.splits.dev_from_test = {cfg.splits.dev_from_test} of "
                           f"{len(judged)} judged test queries leaves an empty dev or test split; change the fraction")
     dev_ids = set(random.Random(cfg.splits.seed).sample(judged, n_dev))
-
-    def part(keep: Callable[[str], bool]) -> Split:
-        return Split(queries={q: t for q, t in test.queries.items() if keep(q)},
-                     qrels={q: r for q, r in test.qrels.items() if keep(q)},
-                     candidates=None if test.candidates is None else
-                     {q: c for q, c in test.candidates.items() if keep(q)})
-
-    ds.splits["dev"] = part(lambda q: q in dev_ids)
-    ds.splits["test"] = part(lambda q: q not in dev_ids)
+    _split_test(ds, dev_ids)
     return {"dev": f"from_test (fraction {cfg.splits.dev_from_test}, seed {cfg.splits.seed})",
             "dev_queries": sorted(dev_ids)}
 
@@ -225,4 +259,4 @@ def load_dataset(cfg: DataConfig) -> tuple[RetrievalDataset, SkipReport]:
     return ds, report
 
 
-__all__ = ["load_dataset", "SOURCES", "LOCAL_FORMATS", "LocalFormat"]
+__all__ = ["load_dataset", "assign_folds", "SOURCES", "LOCAL_FORMATS", "LocalFormat"]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
+from ..data.config import LOCAL_SOURCES
 from ..data.load import load_dataset
 from ..data.store import dataset_card, write_dataset
 from ..io import atomic_write_json
@@ -18,6 +19,8 @@ def run(cfg: Any, out_dir: Path = paths.DATASET, card_path: Path = paths.DATASET
     write_dataset(ds, out_dir)
     card = dataset_card(ds)
     card["source"] = cfg.data.source
+    card["collection"] = collection_name(cfg.data)
+    card["split_plan"] = split_plan(ds.meta.get("splits", {}))   # type: ignore[arg-type]
     card["skipped_lines"] = skips.total
     if skips.total:
         card["skipped_first"] = {r: ex[0] for r, ex in skips.examples.items() if ex}
@@ -33,6 +36,27 @@ def run(cfg: Any, out_dir: Path = paths.DATASET, card_path: Path = paths.DATASET
               + ", ".join(f"{reason}: {n} (first: {skips.examples[reason][0]})" if skips.examples.get(reason)
                           else f"{reason}: {n}" for reason, n in sorted(skips.counts.items())))
     return card
+
+
+def collection_name(data: Any) -> str:
+    """A collection's name for tables: a local folder's path below the nearest folder named ``data``
+    (``cranfield``, ``msmarco-passage-dl19-subset/derived-native-5000`` under ``../shared/data``), else its own
+    name; for other sources the source (``synthetic``) or its ``ir_datasets``/hub id."""
+    if data.source in LOCAL_SOURCES:
+        parts = Path(data.local.path).parts
+        below = parts[len(parts) - parts[::-1].index("data"):] if "data" in parts else parts[-1:]
+        return "/".join(below) or data.source
+    return {"ir_datasets": data.ir_datasets.test, "hf": data.hf.corpus}.get(data.source, data.source)
+
+
+def split_plan(info: dict) -> dict:
+    """How dev and test were formed, for the card: the method and, for folds, k, the fold, the seed and the test
+    query ids (the report checks that a collection's fold runs partition its judged queries)."""
+    method = info.get("method") or ("dev_from_test" if "dev_queries" in info else "source")
+    out = {"method": method, **{k: info[k] for k in ("k", "fold", "seed", "test_queries") if k in info}}
+    if "dev_queries" in info:
+        out["dev_queries"] = len(info["dev_queries"])
+    return out
 
 
 def card_tables(card: dict) -> "Any":

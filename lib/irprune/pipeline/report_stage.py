@@ -16,7 +16,7 @@ from ..report import dense as dense_report
 from ..report import dsi as dsi_report
 from ..report import engines as engine_report
 from ..report import prunable as prunable_report
-from ..report import figures, macros, tables
+from ..report import figures, macros, realtext, tables
 from ..report.results import cell_files, read_table
 
 
@@ -87,7 +87,12 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
                                     dense_report.table(dense, bm25, r.split),
                                     prunable_report.table(df, r.split, r.compare_sparsity, r.sparsity_tolerance),
                                     engine_report.table(df, r.split, r.main_method))}
+    real, real_rows = realtext.report([root, *(root / f for f in r.fold_runs)], cfg.significance)
+    if real is not None:
+        tabs["realtext"] = realtext.table(real, real_rows, cfg.significance)
     gen = root / generated_dir
+    for stale in ("realtext.tex", "realtext.md"):           # a synthetic run's paper has no real-text table
+        (gen / stale).unlink(missing_ok=True)
     tables.write_tables(tabs.values(), gen)
     atomic_write_text(gen / "tables.md", "\n".join(t_.markdown() for t_ in tabs.values()))
     t["tables_s"] = time.perf_counter() - t0
@@ -102,6 +107,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     prunable_report.add_macros(m, df, r.split, r.compare_sparsity, r.sparsity_tolerance)
     engine_report.add_macros(m, df, r.split, r.main_method)
     macros.add_bert_start(m, _bert_start(root))
+    realtext.add_macros(m, real, real_rows)
     macros.add_vision_data(m, [_json(p) or {} for p in sorted((root / TASK_RECORDS).glob("vision-*.json"))])
     atomic_write_text(gen / "macros.tex", m.render())
     t["macros_s"] = time.perf_counter() - t0

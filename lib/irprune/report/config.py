@@ -57,6 +57,9 @@ class ReportConfig:
     pruning_log_globs: tuple[str, ...] = param(("runs/prune/**/pruning_log.json",),
                                                doc="PruningLog JSON files (irprune.pruning.pqi.PruningLog.save)")
     build_pdf: bool = param(False, doc="build the PDF in the report stage too (the paper stage always does)")
+    fold_runs: tuple[str, ...] = param((), doc="project folders of the finished runs of the other folds "
+                                               "(data.splits.method: folds); the real-text section pools their "
+                                               "per-query test scores with this run's (empty: this run alone)")
 
     def validate(self) -> None:
         if len(set(self.key_sparsities)) != len(self.key_sparsities):
@@ -77,6 +80,12 @@ class ReportStage:
     report: ReportConfig = param(ReportConfig)
     significance: SignificanceConfig = param(SignificanceConfig)
     data: DataConfig = param(DataConfig)
+
+    def validate(self) -> None:
+        if self.report.fold_runs and self.data.splits.method != "folds":
+            raise ConfigError(f"params.yaml: report.fold_runs lists {len(self.report.fold_runs)} run(s) of other "
+                              f"folds but data.splits.method is {self.data.splits.method!r}; set "
+                              "data.splits.method: folds or report.fold_runs: []")
 
 
 @frozen

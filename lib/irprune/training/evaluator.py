@@ -1,5 +1,9 @@
 """Dev evaluation during training: re-rank BM25 candidates of (a fixed subset of) the dev queries, score one
-metric.  Used by :class:`~irprune.training.trainer.Trainer` for early stopping and checkpoint selection."""
+metric.  Used by :class:`~irprune.training.trainer.Trainer` for early stopping and checkpoint selection.
+
+Selection sees the ranking the train stage reports: the top ``train.eval_depth`` candidates re-ranked and the rest
+in BM25 order (``rerank(..., keep_rest=True)``), so a selection metric with a cut-off deeper than the re-ranked
+depth (MAP, recall@100) is the reported one."""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from ..runs import qid_key
 
 class DevEvaluator:
     """``evaluator(model) -> {metric: value}`` on the first ``n_queries`` judged dev queries (id order), each
-    re-ranking its top ``depth`` candidates.  ``eval_cfg`` supplies the relevance level."""
+    re-ranking its top ``depth`` candidates (the rest follow in first-stage order, as in the reported runs).
+    ``eval_cfg`` supplies the relevance level."""
 
     def __init__(self, queries: Mapping[str, str], qrels: Qrels, corpus: Mapping[str, str],
                  candidates: Mapping[str, Mapping[str, float]], eval_cfg: EvalConfig, metric: str, *,
@@ -36,7 +41,7 @@ class DevEvaluator:
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
         run = rerank(model, self.queries, self.corpus, self.candidates, depth=self.depth,  # type: ignore[arg-type]
-                     batch_size=self.batch_size)
+                     keep_rest=True, batch_size=self.batch_size)
         return dict(evaluate(self.qrels, run, self.cfg).aggregate)
 
 

@@ -1,0 +1,236 @@
+"""The real-text section: runs of k folds pool into one evaluation of every judged query, the table and macros come
+from the runs' files, and a synthetic run has no real-text section."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from irprune.config import from_mapping
+from irprune.data.load import assign_folds
+from irprune.errors import ConfigError, DataFormatError
+from irprune.evaluation import EvalConfig, evaluate
+from irprune.report import palette, realtext
+from irprune.report.macros import Macros
+from irprune.significance import SignificanceConfig, compare
+
+K, N_QUERIES, N_DOCS = 3, 14, 30
+EVAL = EvalConfig(metrics=("ndcg@10", "mrr@10"), relevance_level=1)
+QIDS = [f"q{i}" for i in range(N_QUERIES)]
+QRELS = {q: {f"d{(i * 5 + j) % N_DOCS}": 1 + j % 2 for j in range(3)} for i, q in enumerate(QIDS)}
+SYSTEMS = {"bm25": None, "conv_knrm-s0": 0.5, "conv_knrm-s1": 0.4, "monobert-s0": 0.8}
+
+
+def ranking(system: str, q: str) -> dict[str, float]:
+    """A seeded ranking of every document; the better the system, the more often a relevant one is near the top."""
+    rng = random.Random(f"{system}/{q}")
+    skill = SYSTEMS[system] or 0.2
+    scores = {f"d{i}": rng.random() for i in range(N_DOCS)}
+    for d in QRELS[q]:
+        scores[d] += skill * rng.random() * 2
+    return scores
+
+
+def card(fold: int | None, test: list[str], source: str = "msmarco", collection: str = "tiny-real") -> dict:
+    plan = {"method": "folds", "k": K, "fold": fold, "seed": 0, "test_queries": sorted(test)} \
+        if fold is not None else {"method": "dev_from_test", "seed": 0, "dev_queries": N_QUERIES - len(test)}
+    n_dev = N_QUERIES - len(test)
+    return {"source": source, "collection": collection, "docs": N_DOCS, "doc_length": {"mean": 12.5},
+            "split_plan": plan, "pseudo_queries": {"strategy": "ict", "made": 300},
+            "splits": {"train": {"queries": 300},
+                       "dev": {"queries": n_dev, "judged_queries": n_dev, "query_length": {"mean": 4.0}},
+                       "test": {"queries": len(test), "judged_queries": len(test), "query_length": {"mean": 4.0}}}}
+
+
+def write_run(root: Path, test: list[str], fold: int | None = None, systems=tuple(SYSTEMS), **card_kw) -> Path:
+    """A finished run in the stages' layout: card, BM25 and trained rankers' test per-query scores."""
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "data" / "card.json").write_text(json.dumps(card(fold, test, **card_kw)))
+    qrels = {q: QRELS[q] for q in test}
+    for system in systems:
+        res = evaluate(qrels, {q: ranking(system, q) for q in test}, EVAL)
+        folder = root / "runs" / system
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "per_query.json").write_text(json.dumps({"test": res.per_query}))
+        if system != "bm25":
+            (root / "metrics").mkdir(parents=True, exist_ok=True)
+            (root / "metrics" / f"{system}.json").write_text(json.dumps({"test": res.aggregate}))
+    return root
+
+
+@pytest.fixture()
+def folds(tmp_path: Path) -> list[Path]:
+    fold_of = assign_folds(QIDS, K, seed=0)
+    return [write_run(tmp_path / f"fold{f}", [q for q in QIDS if fold_of[q] == f], f) for f in range(K)]
+
+
+def test_pooled_folds_equal_one_evaluation_of_the_union(folds: list[Path]) -> None:
+    pooled = realtext.pool([realtext.load_run(r) for r in reversed(folds)])
+    assert sorted(pooled.bm25["ndcg@10"]) == sorted(QIDS)             # every judged query scored once
+    assert pooled.seeds == {"monobert": (0,), "conv_knrm": (0, 1)} and pooled.n_runs == K
+    for system in SYSTEMS:
+        whole = evaluate(QRELS, {q: ranking(system, q) for q in QIDS}, EVAL)  # one run over all judged queries
+        model = system.split("-s")[0]
+        got = pooled.bm25 if system == "bm25" else pooled.rankers[model]
+        if system.startswith("conv_knrm"):
+            continue                                        # seed-averaged: checked below
+        for m in realtext.METRICS:
+            assert got[m] == pytest.approx(whole.per_query[m])
+    seeds = [evaluate(QRELS, {q: ranking(f"conv_knrm-s{s}", q) for q in QIDS}, EVAL).per_query for s in (0, 1)]
+    for m in realtext.METRICS:
+        assert pooled.rankers["conv_knrm"][m] == pytest.approx({q: (seeds[0][m][q] + seeds[1][m][q]) / 2
+                                                                 for q in QIDS})
+    sig = SignificanceConfig()
+    rows = {r.model: r for r in realtext.rows(pooled, sig)}
+    whole_bm = evaluate(QRELS, {q: ranking("bm25", q) for q in QIDS}, EVAL)
+    whole_bert = evaluate(QRELS, {q: ranking("monobert-s0", q) for q in QIDS}, EVAL)
+    assert rows["bm25"].means["ndcg@10"] == pytest.approx(whole_bm.aggregate["ndcg@10"])
+    c = compare(whole_bert.per_query["mrr@10"], whole_bm.per_query["mrr@10"], cfg=sig)
+    assert rows["monobert"].p["mrr@10"] == pytest.approx(c.p_value) and rows["bm25"].p["mrr@10"] is None
+
+
+def test_incomplete_or_mixed_folds_are_refused(folds: list[Path], tmp_path: Path) -> None:
+    runs = [realtext.load_run(r) for r in folds]
+    with pytest.raises(DataFormatError, match=r"folds \[0, 2\] of k = 3 \(missing: \[1\], twice: none\)"):
+        realtext.pool([runs[0], runs[2]])
+    with pytest.raises(DataFormatError, match=r"twice: \[0\]"):
+        realtext.pool([runs[0], runs[0], runs[1]])
+    other = write_run(tmp_path / "single", QIDS[:5])
+    with pytest.raises(DataFormatError, match="not all of data.splits.method: folds"):
+        realtext.pool([runs[0], runs[1], realtext.load_run(other)])
+    stale = json.loads((folds[1] / "data" / "card.json").read_text())   # the card of a re-run data stage
+    stale["split_plan"]["test_queries"] = stale["split_plan"]["test_queries"][1:]
+    (folds[1] / "data" / "card.json").write_text(json.dumps(stale))
+    with pytest.raises(DataFormatError, match="BM25's test queries are not those of the card's fold"):
+        realtext.pool([runs[0], realtext.load_run(folds[1]), runs[2]])
+    one = realtext.pool([realtext.load_run(other)])                     # one dev/test run reports alone
+    assert sorted(one.bm25["mrr@10"]) == sorted(QIDS[:5])
+
+
+def test_ranker_missing_in_one_fold_is_left_out(folds: list[Path], tmp_path: Path) -> None:
+    fold_of = assign_folds(QIDS, K, seed=0)
+    partial = write_run(tmp_path / "partial", [q for q in QIDS if fold_of[q] == 1], 1,
+                        systems=("bm25", "conv_knrm-s0"))
+    pooled = realtext.pool([realtext.load_run(p) for p in (folds[0], partial, folds[2])])
+    assert set(pooled.rankers) == {"conv_knrm"} and pooled.seeds["conv_knrm"] == (0,)
+    assert pooled.notes == ("monobert: not trained in every run (left out)",)
+
+
+def test_macros_and_table_from_the_pooled_runs(folds: list[Path]) -> None:
+    sig = SignificanceConfig()
+    pooled, rows = realtext.report(folds, sig)
+    M = Macros()
+    realtext.add_macros(M, pooled, rows)
+    assert M.flags["RealText"] and M.flags["RealTextFolds"] and M.flags["RealTextHaveRanker"]
+    best = max(rows[1:], key=lambda r: r.means["ndcg@10"])
+    assert M.values["RealTextBestNDCG"] == f"{best.means['ndcg@10']:.3f}"
+    assert M.values["RealTextTested"] == str(N_QUERIES) and M.values["RealTextJudged"] == str(N_QUERIES)
+    assert M.values["RealTextDocs"] == str(N_DOCS) and "ICT" in M.values["RealTextTraining"]
+    assert "3-fold cross-validation (dev = the other folds), the 3 fold runs pooled" == M.values["RealTextSplit"]
+    t = realtext.table(pooled, rows, sig)
+    assert [r[0] for r in t.rows] == [palette.model_label(m) for m in ("bm25", "monobert", "conv_knrm")]
+    assert t.rows[0][2] == "—" and t.rows[1][1] == f"{rows[1].means['ndcg@10']:.3f}"
+    assert "tab:realtext" in t.latex() and f"over {N_QUERIES} judged queries" in t.caption
+
+
+def test_a_synthetic_run_has_no_real_text_section(tmp_path: Path) -> None:
+    root = write_run(tmp_path, QIDS[:5], source="synthetic")
+    pooled, rows = realtext.report([root], SignificanceConfig())
+    M = Macros()
+    realtext.add_macros(M, pooled, rows)
+    assert pooled is None and not M.flags["RealText"] and M.values["RealTextBest"] == "not run"
+
+
+def test_the_report_stage_writes_the_section_for_real_text_only(folds: list[Path]) -> None:
+    """The report stage of fold 0 pools the other folds named in report.fold_runs."""
+    from irprune.pipeline import collect_stage, report_stage
+    from irprune.report.config import CollectStage, ReportStage
+
+    root = folds[0]
+    (root / "metrics" / "bm25.json").write_text(json.dumps({"test": {"mrr@10": 0.3}, "depth": 100}))
+    collect_stage.run(CollectStage(), root=root)
+    hw = {"cpu": "Test CPU", "cores": "2", "gpu": "none", "torch": "2.0", "python": "3.11"}
+    with pytest.raises(ConfigError, match=r"report.fold_runs lists 2 run\(s\) .* set data.splits.method: folds"):
+        from_mapping(ReportStage, {"report": {"fold_runs": ["../a", "../b"]}})
+    alone = report_stage.run(from_mapping(ReportStage, {"data": {"splits": {"method": "folds"}}}), root=root, hw=hw)
+    assert alone.macros.flags["RealText"] and not alone.macros.flags["RealTextFolds"]   # one fold, said so
+    assert "fold 0 of 3-fold cross-validation alone" in alone.macros.values["RealTextSplit"]
+    assert alone.macros.values["RealTextTested"] == str(len(realtext.load_run(root).bm25["ndcg@10"]))
+    cfg = from_mapping(ReportStage, {"report": {"fold_runs": [f"../{f.name}" for f in folds[1:]]},
+                                     "data": {"splits": {"method": "folds"}}})
+    res = report_stage.run(cfg, root=root, hw=hw)
+    tex = (root / "report" / "generated" / "realtext.tex").read_text()
+    assert "tab:realtext" in tex and res.macros.flags["RealText"]
+    assert res.macros.values["RealTextTested"] == str(N_QUERIES)
+    card = json.loads((root / "data" / "card.json").read_text())
+    (root / "data" / "card.json").write_text(json.dumps({**card, "source": "synthetic"}))
+    res = report_stage.run(from_mapping(ReportStage, {}), root=root, hw=hw)
+    assert not (root / "report" / "generated" / "realtext.tex").exists() and not res.macros.flags["RealText"]
+
+
+def test_readme_table_replaces_only_the_marked_block(folds: list[Path], tmp_path: Path) -> None:
+    from irprune.report import readme_table
+
+    single = write_run(tmp_path / "single", QIDS[:6], collection="other-real")
+    readme = tmp_path / "README.md"
+    before, after = "# Title\n\ntext above\n", "\ntext below\n"
+    readme.write_text(f"{before}{readme_table.BEGIN}\nold table\n{readme_table.END}{after}")
+    args = [*map(str, folds), str(single), "--readme", str(readme), "--params", str(tmp_path / "none.yaml")]
+    assert readme_table.main(args) == 0
+    text = readme.read_text()
+    assert text.startswith(before + readme_table.BEGIN) and text.endswith(readme_table.END + after)
+    assert "old table" not in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [r.split(" | ")[0] for r in rows] == ["| tiny-real", "| other-real"]
+    sig = SignificanceConfig()
+    pooled = realtext.pool([realtext.load_run(f) for f in folds])
+    res = realtext.rows(pooled, sig)
+    top = realtext.best(res)
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells == ["tiny-real", str(N_QUERIES), f"{K} folds pooled", f"{res[0].means['ndcg@10']:.3f}",
+                     palette.model_label(top.model), f"{top.means['ndcg@10']:.3f}", realtext.p_text(top.p["ndcg@10"])]
+    assert readme_table.main(args) == 0 and readme.read_text() == text          # re-running changes nothing
+
+
+def test_readme_table_refuses_bad_input(folds: list[Path], tmp_path: Path, capsys) -> None:
+    from irprune.report import readme_table
+
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    assert readme_table.main([*map(str, folds), "--readme", str(readme)]) == 2
+    assert "must hold one <!-- realtext:begin --> line" in capsys.readouterr().err
+    readme.write_text(f"{readme_table.BEGIN}\n{readme_table.END}\n")
+    assert readme_table.main([str(folds[0]), str(folds[1]), "--readme", str(readme)]) == 2
+    assert "missing: [2]" in capsys.readouterr().err and readme.read_text().count("|") == 0   # nothing written
+    syn = write_run(tmp_path / "syn", QIDS[:4], source="synthetic")
+    assert readme_table.main([str(syn), "--readme", str(readme)]) == 2
+    assert "synthetic default collection has no real-text row" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
+                    reason="latexmk and pdftotext needed (apt-get install latexmk poppler-utils)")
+def test_the_paper_of_pooled_folds_has_the_real_text_section(folds: list[Path]) -> None:
+    from irprune.pipeline import collect_stage, report_stage
+    from irprune.report.config import CollectStage, ReportStage
+
+    root = folds[0]
+    (root / "metrics" / "bm25.json").write_text(json.dumps({"test": {"mrr@10": 0.3}, "depth": 100}))
+    (root / "report").mkdir()
+    for f in ("paper.tex", "references.bib"):
+        shutil.copy(Path(__file__).parents[1] / "report" / f, root / "report" / f)
+    collect_stage.run(CollectStage(), root=root)
+    cfg = from_mapping(ReportStage, {"report": {"fold_runs": [f"../{f.name}" for f in folds[1:]], "build_pdf": True},
+                                     "data": {"splits": {"method": "folds"}}})
+    res = report_stage.run(cfg, root=root, hw={"cpu": "c", "cores": "2", "gpu": "none", "torch": "2", "python": "3"})
+    text = " ".join(subprocess.run(["pdftotext", str(res.pdf), "-"], capture_output=True, text=True,
+                                   check=True).stdout.split())
+    assert "Real text: tiny-real" in text and f"each of the {N_QUERIES} judged queries is a test query" in text
+    best = max(realtext.rows(realtext.pool([realtext.load_run(f) for f in folds]), SignificanceConfig())[1:],
+               key=lambda r: r.means["ndcg@10"])
+    assert f"reaches {best.means['ndcg@10']:.3f} against" in text
+    assert "Real text (tiny-real): test effectiveness" in text
