@@ -11,6 +11,7 @@ from typing import Any
 from .. import paths
 from ..io import atomic_write_text, read_json
 from ..paths import TASK_RECORDS
+from ..report import buys as buys_report
 from ..report import config as rc
 from ..report import dense as dense_report
 from ..report import dsi as dsi_report
@@ -86,7 +87,10 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
                                     cross, dsi_report.table(dsi, df, card, r.split),
                                     dense_report.table(dense, bm25, r.split),
                                     prunable_report.table(df, r.split, r.compare_sparsity, r.sparsity_tolerance),
-                                    engine_report.table(df, r.split, r.main_method))}
+                                    engine_report.table(df, r.split, r.main_method),
+                                    buys_report.table(df, buys_report.high_sparsities(r.key_sparsities,
+                                                                                      r.question_sparsity),
+                                                      r.split, r.primary_metric, r.main_method))}
     gen = root / generated_dir
     tables.write_tables(tabs.values(), gen)
     atomic_write_text(gen / "tables.md", "\n".join(t_.markdown() for t_ in tabs.values()))
@@ -101,6 +105,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     dense_report.add_macros(m, dense, r.question_keep)
     prunable_report.add_macros(m, df, r.split, r.compare_sparsity, r.sparsity_tolerance)
     engine_report.add_macros(m, df, r.split, r.main_method)
+    buys_report.add_macros(m, df, r)
     macros.add_bert_start(m, _bert_start(root))
     macros.add_vision_data(m, [_json(p) or {} for p in sorted((root / TASK_RECORDS).glob("vision-*.json"))])
     atomic_write_text(gen / "macros.tex", m.render())
