@@ -224,3 +224,5 @@ def test_the_paper_builds_with_the_table_and_the_answer(tmp_path: Path) -> None:
     assert f"monoBERT at {r.macros.values['BertBuysSparsity'].replace(chr(92), '')} sparsity" in text
     assert "faster than dense on" in text and "Structured pruning, which removes heads and FFN neurons" in text
     assert "measured speed-up" in text and "??" not in text
+    md = r.question_one()                            # the notebook's Markdown of the same answer
+    assert "What it buys in measured time:" in md and "faster than dense on" in md and "$" not in md

@@ -35,12 +35,16 @@ class ReportResult:
 
     def question_one(self) -> str:
         """Research question 1's generated answer under the main method, per ranker, as Markdown (the text of the
-        paper's ``\\<Model><Method>QOneText`` macros)."""
+        paper's ``\\<Model><Method>QOneText`` macros), then what that sparsity buys in measured time
+        (``\\<Model>BuysText``, ``\\StructuredBuysText``)."""
         v = self.macros.values
         lines = [f"- **{name[:-len('QOneText')]}**: {text}" for name, text in v.items()
                  if name.endswith("QOneText")]
-        out = "\n".join(lines + ["", v.get("QOneSeedTestText", "")])
-        for latex, plain in (("$\\pm$", "±"), ("\\%", "%"), ("$\\alpha", "α"), ("$", "")):
+        buys = [f"- **{name[:-len('BuysText')]}**: {text}" for name, text in v.items() if name.endswith("BuysText")
+                and name != "StructuredBuysText"]
+        buys.append(f"- **Structured**: {v.get('StructuredBuysText', '')}")
+        out = "\n".join(lines + ["", v.get("QOneSeedTestText", ""), "", "What it buys in measured time:"] + buys)
+        for latex, plain in (("$\\pm$", "±"), ("\\%", "%"), ("$\\alpha", "α"), ("$\\times$", "×"), ("$", "")):
             out = out.replace(latex, plain)
         return out
 
