@@ -111,7 +111,7 @@ def test_pdf_from_a_tiny_grid_has_sections_figures_and_tables(tiny):
         assert section in text, section
     for i in range(1, 10):
         assert f"Figure {i}:" in text
-    for i in range(1, 10):
+    for i in range(1, 11):
         assert f"Table {i}:" in text
     assert "Not run: the results this figure draws" not in text    # all nine figures were drawn
     assert "Real text" not in text and "Table 10:" not in text      # a synthetic run has no real-text section
@@ -135,6 +135,7 @@ def test_pdf_from_bm25_alone_says_what_was_not_run(bm25_only):
     text = _pdf_text(bm25_only[0])
     assert text.count("Not run: the results this figure draws") == 8   # all but the effectiveness figure
     assert "Not run: no cell recorded a latency per engine" in text
+    assert "not measured: no pruned cell of GMP recorded a latency per engine" in text   # what Q1's sparsity buys
     assert "Not run: DSI has not been trained" in text and "Not run: no DSI pruning cell exists yet" in text
     assert "Not answered yet" in text and "unpruned baselines only" in text
     assert "no classification, translation or image cell exists yet" in text

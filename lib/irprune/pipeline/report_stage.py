@@ -11,6 +11,7 @@ from typing import Any
 from .. import paths
 from ..io import atomic_write_text, read_json
 from ..paths import TASK_RECORDS
+from ..report import buys as buys_report
 from ..report import config as rc
 from ..report import dense as dense_report
 from ..report import dsi as dsi_report
@@ -34,12 +35,16 @@ class ReportResult:
 
     def question_one(self) -> str:
         """Research question 1's generated answer under the main method, per ranker, as Markdown (the text of the
-        paper's ``\\<Model><Method>QOneText`` macros)."""
+        paper's ``\\<Model><Method>QOneText`` macros), then what that sparsity buys in measured time
+        (``\\<Model>BuysText``, ``\\StructuredBuysText``)."""
         v = self.macros.values
         lines = [f"- **{name[:-len('QOneText')]}**: {text}" for name, text in v.items()
                  if name.endswith("QOneText")]
-        out = "\n".join(lines + ["", v.get("QOneSeedTestText", "")])
-        for latex, plain in (("$\\pm$", "±"), ("\\%", "%"), ("$\\alpha", "α"), ("$", "")):
+        buys = [f"- **{name[:-len('BuysText')]}**: {text}" for name, text in v.items() if name.endswith("BuysText")
+                and name != "StructuredBuysText"]
+        buys.append(f"- **Structured**: {v.get('StructuredBuysText', '')}")
+        out = "\n".join(lines + ["", v.get("QOneSeedTestText", ""), "", "What it buys in measured time:"] + buys)
+        for latex, plain in (("$\\pm$", "±"), ("\\%", "%"), ("$\\alpha", "α"), ("$\\times$", "×"), ("$", "")):
             out = out.replace(latex, plain)
         return out
 
@@ -86,7 +91,10 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
                                     cross, dsi_report.table(dsi, df, card, r.split),
                                     dense_report.table(dense, bm25, r.split),
                                     prunable_report.table(df, r.split, r.compare_sparsity, r.sparsity_tolerance),
-                                    engine_report.table(df, r.split, r.main_method))}
+                                    engine_report.table(df, r.split, r.main_method),
+                                    buys_report.table(df, buys_report.high_sparsities(r.key_sparsities,
+                                                                                      r.question_sparsity),
+                                                      r.split, r.primary_metric, r.main_method))}
     real, real_rows = realtext.report([root, *(root / f for f in r.fold_runs)], cfg.significance)
     if real is not None:
         tabs["realtext"] = realtext.table(real, real_rows, cfg.significance)
@@ -106,6 +114,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     dense_report.add_macros(m, dense, r.question_keep)
     prunable_report.add_macros(m, df, r.split, r.compare_sparsity, r.sparsity_tolerance)
     engine_report.add_macros(m, df, r.split, r.main_method)
+    buys_report.add_macros(m, df, r)
     macros.add_bert_start(m, _bert_start(root))
     realtext.add_macros(m, real, real_rows)
     macros.add_vision_data(m, [_json(p) or {} for p in sorted((root / TASK_RECORDS).glob("vision-*.json"))])
