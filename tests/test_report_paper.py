@@ -114,7 +114,7 @@ def test_pdf_from_a_tiny_grid_has_sections_figures_and_tables(tiny):
     for i in range(1, 11):
         assert f"Table {i}:" in text
     assert "Not run: the results this figure draws" not in text    # all nine figures were drawn
-    assert "Real text" not in text and "Table 10:" not in text      # a synthetic run has no real-text section
+    assert "Real text" not in text and "Table 11:" not in text      # a synthetic run has no real-text section
     # what the sparsity covers, and the measured latency with the machine that timed it
     assert "What the sparsity covers" in text and "prunable weights are" in text
     assert "Measured speed-up over the dense ranker" in text and "Fake CPU 9000" in text
