@@ -249,3 +249,25 @@ def test_every_adapter_calls_back_from_step_one(tmp_path, bundles):
         steps: list[int] = []
         adapter.train(TrainHooks(after_step=steps.append))
         assert steps == list(range(1, adapter.train_steps() + 1)), name
+
+
+def test_monobert_score_heads_are_never_pruned():
+    """A new score head smaller than every pretrained encoder weight is emptied first by a global magnitude
+    threshold (the score then becomes a constant); monoBERT's heads are therefore never prunable."""
+    from irprune.pruning import prunable_parameters, prune_oneshot
+    from irprune.prune_cell import excluded
+    from test_engines import batches, tiny_monobert
+
+    def pruned(exclude: tuple[str, ...]):
+        m = tiny_monobert()
+        with torch.no_grad():
+            m.bert.classifier.weight.mul_(1e-4)
+        prune_oneshot(m, "magnitude", 0.9, prunable=prunable_parameters(m, ("linear",), exclude))
+        return m, dict(effective_named_tensors(m))["bert.classifier.weight"]
+
+    _, head = pruned(())
+    assert torch.count_nonzero(head) == 0                     # the failure: the head went first
+    m, head = pruned(excluded(tiny_monobert()))
+    assert torch.equal(head != 0, torch.ones_like(head, dtype=torch.bool))
+    with torch.inference_mode():
+        assert m(batches(1)[0]).std() > 0                    # the score still depends on the pair
