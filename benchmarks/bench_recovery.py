@@ -16,9 +16,11 @@ evaluator (:class:`irprune.training.DevEvaluator`: the first ``train.eval_querie
   evaluation runs under a forked RNG, so the run's end equals the separate cell of that length);
 * ``gmp``: GMP with the schedule spread over ``L`` steps, final dev MRR@10 per length.
 
-"Flattens at" is the shortest length whose dev MRR@10 is within ``--tol`` (default 0.005) of the series' best.
+"Flattens at" is the shortest length whose dev MRR@10 is within ``--tol`` (default 0.005) of the series' best;
+each length also reports the paired standard error of its per-query difference from the best length (the
+noise of one dev set) and the shortest length within one such SE of the best.
 
-    python benchmarks/bench_recovery.py                                    # kernel models, 0-3x the default
+    python benchmarks/bench_recovery.py --seeds 0 1 2                      # kernel models, 0-3x the default
     python benchmarks/bench_recovery.py --models monobert --methods magnitude --lengths 0 25 50 100 200 300 --every 0
 """
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,28 +40,45 @@ import torch
 from torch import nn
 
 from irprune.errors import ConfigError
+from irprune.evaluation import evaluate
 from irprune.prune_cell import PruneConfig, RankingTask
 from irprune.pruning.apply import current_mask
 from irprune.pruning.cell import TrainHooks
 from irprune.pruning.driver import run_method
-from irprune.training import TrainConfig, TrainingPool
+from irprune.rerank import rerank
+from irprune.training import DevEvaluator, TrainConfig, TrainingPool
 
-DevFn = Callable[[nn.Module], float]
+DevFn = Callable[[nn.Module], dict[str, float]]          # model -> {qid: dev metric}
 MULTIPLES = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0)
 
 
-def dev_score(evaluator: Callable[[nn.Module], dict[str, float]], metric: str) -> DevFn:
-    """``model -> dev metric`` through ``evaluator`` without disturbing a training run: the RNG state is forked and
-    the model's train/eval mode restored."""
+def dev_score(evaluator: DevEvaluator) -> DevFn:
+    """``model -> {qid: metric}``: the per-query scores behind ``evaluator``'s mean (its queries, candidates, depth
+    and metric), without disturbing a training run: the RNG state is forked and the train/eval mode restored."""
 
-    def score(model: nn.Module) -> float:
+    def score(model: nn.Module) -> dict[str, float]:
         was = model.training
         with torch.random.fork_rng(devices=[]):
-            value = float(evaluator(model)[metric])
+            run = rerank(model, evaluator.queries, evaluator.corpus, evaluator.candidates,  # type: ignore[arg-type]
+                         depth=evaluator.depth, batch_size=evaluator.batch_size)
+            per_query = evaluate(evaluator.qrels, run, evaluator.cfg).per_query[evaluator.metric]
         model.train(was)
-        return value
+        return per_query
 
     return score
+
+
+def mean(per_query: dict[str, float]) -> float:
+    return sum(per_query.values()) / len(per_query)
+
+
+def paired_se(a: dict[str, float], b: dict[str, float]) -> float:
+    """Standard error of the mean per-query difference ``a - b`` (same queries): ``sd(d) / sqrt(n)``."""
+    d = [a[q] - b[q] for q in a]
+    if len(d) < 2:
+        return 0.0
+    m = sum(d) / len(d)
+    return math.sqrt(sum((x - m) ** 2 for x in d) / (len(d) - 1) / len(d))
 
 
 @dataclass
@@ -73,13 +93,13 @@ class CurveTask(RankingTask):
         if self.dev is None or self.every <= 0:
             return super().train(hooks, steps)
         dev, every, inner = self.dev, self.every, hooks.after_step
-        self.curve.append((0, dev(self.model)))
+        self.curve.append((0, mean(dev(self.model))))
 
         def after_step(step: int) -> None:
             if inner is not None:
                 inner(step)
             if step % every == 0:
-                self.curve.append((step, dev(self.model)))
+                self.curve.append((step, mean(dev(self.model))))
 
         return super().train(dataclasses.replace(hooks, after_step=after_step), steps)
 
@@ -87,7 +107,8 @@ class CurveTask(RankingTask):
 def prune_recover(dense: nn.Module, method: str, sparsity: float, steps: int, cfg: PruneConfig, tcfg: TrainConfig,
                   pool: TrainingPool, dev: DevFn, *, every: int = 0, seed: int = 0) -> dict[str, Any]:
     """A copy of ``dense`` pruned by ``method`` to ``sparsity`` with ``steps`` recovery steps, as one grid cell
-    does; returns its final dev score, the in-run curve (``every`` > 0), achieved sparsity and seconds."""
+    does; returns its final dev score (mean and per query), the in-run curve (``every`` > 0), achieved sparsity
+    and seconds."""
     model = copy.deepcopy(dense)
     task = CurveTask(model, dataclasses.replace(cfg, recovery_steps=steps), tcfg, pool, seed, dev=dev, every=every)
     torch.manual_seed(tcfg.seed + 1000 * seed)                   # run_cell's seeding of a cell
@@ -97,7 +118,8 @@ def prune_recover(dense: nn.Module, method: str, sparsity: float, steps: int, cf
     mask = {n: k for n, k in current_mask(model).items() if n in cell.prunable}
     kept = sum(int(k.sum()) for k in mask.values())
     total = sum(k.numel() for k in mask.values())
-    return {"steps": steps, "dev": dev(model), "curve": [list(p) for p in task.curve],
+    per_query = dev(model)
+    return {"steps": steps, "dev": mean(per_query), "per_query": per_query, "curve": [list(p) for p in task.curve],
             "sparsity": 1.0 - kept / total if total else 0.0, "seconds": round(seconds, 2)}
 
 
@@ -109,32 +131,54 @@ def flattens_at(points: list[tuple[int, float]], tol: float) -> int | None:
     return min(s for s, v in points if v >= best - tol)
 
 
+def against_best(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per row (cells of one method, with ``per_query``): the gap to the best row's mean and the paired SE of that
+    gap (written into the rows), and the fewest steps within one SE of the best."""
+    if not rows:
+        return {"best_steps": None, "flattens_at_1se": None}
+    best = max(rows, key=lambda r: (r["dev"], -r["steps"]))
+    for r in rows:
+        r["gap_to_best"] = best["dev"] - r["dev"]
+        r["se_vs_best"] = paired_se(best["per_query"], r["per_query"])
+    return {"best_steps": best["steps"],
+            "flattens_at_1se": min(r["steps"] for r in rows if r["gap_to_best"] <= r["se_vs_best"])}
+
+
 def bench_model(dense: nn.Module, cfg: PruneConfig, tcfg: TrainConfig, pool: TrainingPool, dev: DevFn, *,
                 methods: tuple[str, ...], lengths: tuple[int, ...], every: int, sparsity: float, tol: float,
-                seed: int = 0, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    """All series of one ranker: per method, one cell per length (GMP skips 0 and any length its schedule does
-    not fit in, noted under ``skipped``); the magnitude cell of the longest length records the in-run curve every
-    ``every`` steps."""
-    out: dict[str, Any] = {"dense_dev": dev(dense), "default_steps": cfg.recovery_steps, "sparsity": sparsity}
+                seeds: tuple[int, ...] = (0,), log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """All series of one ranker: per method, one cell per length and seed (GMP skips 0 and any length its schedule
+    does not fit in, noted under ``skipped``); the magnitude cell of the longest length at the first seed records
+    the in-run curve every ``every`` steps.  A length's ``dev`` is the mean over ``seeds`` (the cell seed: the
+    recovery's batch order), ``sd_seeds`` their standard deviation, ``per_query`` the seeds' mean per query."""
+    out: dict[str, Any] = {"dense_dev": mean(dev(dense)), "default_steps": cfg.recovery_steps, "sparsity": sparsity}
     longest = max(lengths)
     for method in methods:
         rows = []
         for steps in sorted(lengths):
             try:
-                r = prune_recover(dense, method, sparsity, steps, cfg, tcfg, pool, dev,
-                                  every=every if method == "magnitude" and steps == longest else 0, seed=seed)
+                runs = [prune_recover(dense, method, sparsity, steps, cfg, tcfg, pool, dev, seed=seed,
+                                      every=every if method == "magnitude" and steps == longest and i == 0 else 0)
+                        for i, seed in enumerate(seeds)]
             except ConfigError as e:                      # e.g. GMP's schedule does not fit in so few steps
                 log(f"  {method:9s} {steps:5d} steps: skipped ({e})")
                 out.setdefault("skipped", []).append({"method": method, "steps": steps, "reason": str(e)})
                 continue
-            log(f"  {method:9s} {steps:5d} steps: dev {r['dev']:.4f} (sparsity {r['sparsity']:.3f}, "
-                f"{r['seconds']:.0f} s)")
+            devs = [x["dev"] for x in runs]
+            m = sum(devs) / len(devs)
+            r = {**runs[0], "dev": m, "dev_by_seed": devs,
+                 "sd_seeds": math.sqrt(sum((d - m) ** 2 for d in devs) / (len(devs) - 1)) if len(devs) > 1 else 0.0,
+                 "per_query": {q: sum(x["per_query"][q] for x in runs) / len(runs) for q in runs[0]["per_query"]},
+                 "seconds": round(sum(x["seconds"] for x in runs), 2)}
+            log(f"  {method:9s} {steps:5d} steps: dev {m:.4f} (seeds: {', '.join(f'{d:.4f}' for d in devs)}; "
+                f"sparsity {r['sparsity']:.3f}, {r['seconds']:.0f} s)")
             if r["curve"]:
                 out["curve"] = r["curve"]
                 out["curve_flattens_at"] = flattens_at([tuple(p) for p in r["curve"]], tol)
             rows.append(r)
-        out[method] = {"lengths": [{k: v for k, v in r.items() if k != "curve"} for r in rows],
-                       "flattens_at": flattens_at([(r["steps"], r["dev"]) for r in rows], tol)}
+        best = against_best(rows)
+        out[method] = {"lengths": [{k: v for k, v in r.items() if k not in ("curve", "per_query")} for r in rows],
+                       "flattens_at": flattens_at([(r["steps"], r["dev"]) for r in rows], tol), **best}
     return out
 
 
@@ -144,12 +188,13 @@ def table(model: str, res: dict[str, Any], tol: float) -> str:
              f"recovery_steps {res['default_steps']}"]
     methods = [m for m in ("magnitude", "gmp") if m in res]
     steps = sorted({r["steps"] for m in methods for r in res[m]["lengths"]})
-    lines.append(f"  {'steps':>6} " + " ".join(f"{m + ' (final)':>16}" for m in methods))
+    lines.append(f"  {'steps':>6} " + " ".join(f"{m + ': dev (best - dev +- SE) sd(seeds)':>44}" for m in methods))
     for s in steps:
         cells = []
         for m in methods:
-            v = [r["dev"] for r in res[m]["lengths"] if r["steps"] == s]
-            cells.append(f"{v[0]:16.4f}" if v else f"{'-':>16}")
+            v = [r for r in res[m]["lengths"] if r["steps"] == s]
+            cells.append(f"{v[0]['dev']:12.4f} ({v[0]['gap_to_best']:+.4f} +- {v[0]['se_vs_best']:.4f}) "
+                         f"{v[0]['sd_seeds']:9.4f}" if v else f"{'-':>44}")
         lines.append(f"  {s:6d} " + " ".join(cells))
     if "curve" in res:
         lines.append("  in-run magnitude curve (step: dev): "
@@ -157,6 +202,8 @@ def table(model: str, res: dict[str, Any], tol: float) -> str:
     rule = f"flattens at (first length within {tol} of the best):"
     lines.append(f"  {rule} " + "; ".join(f"{m} {res[m]['flattens_at']}" for m in methods)
                  + (f"; in-run curve {res['curve_flattens_at']}" if "curve" in res else ""))
+    lines.append("  flattens at (first length within 1 paired SE of the best): "
+                 + "; ".join(f"{m} {res[m]['flattens_at_1se']}" for m in methods))
     return "\n".join(lines)
 
 
@@ -169,7 +216,7 @@ def _load(model: str, params: str, threads: int) -> tuple[Any, ...]:
     from irprune.pipeline.bm25_stage import eval_config_for
     from irprune.runs import read_trec_run
     from irprune.stages import load_stage
-    from irprune.training import DevEvaluator, build_pool
+    from irprune.training import build_pool
 
     for need in (paths.DATASET, paths.bm25_run("dev")):
         if not Path(need).exists():
@@ -191,7 +238,7 @@ def _load(model: str, params: str, threads: int) -> tuple[Any, ...]:
     evaluator = DevEvaluator(dev.queries, dev.qrels, ds.corpus, read_trec_run(paths.bm25_run("dev")),
                              eval_config_for(dev.qrels, cfg.evaluation), tcfg.metric, depth=tcfg.eval_depth,
                              n_queries=tcfg.eval_queries, batch_size=tcfg.batch_size_eval)
-    return dense, cfg.prune, tcfg, pool, dev_score(evaluator, tcfg.metric)
+    return dense, cfg.prune, tcfg, pool, dev_score(evaluator)
 
 
 def main() -> None:
@@ -205,6 +252,8 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=25, help="in-run curve every n steps of the longest magnitude "
                                                           "run (0 = none)")
     ap.add_argument("--tol", type=float, default=0.005, help="'flattens at' = first length within tol of the best")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0],
+                    help="cell seeds (each a recovery batch order) per length; dev is their mean")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--json", help="write the results here")
@@ -221,7 +270,7 @@ def main() -> None:
         print(f"{model}: lengths {list(lengths)}", flush=True)
         t0 = time.perf_counter()
         res = bench_model(dense, cfg, tcfg, pool, dev, methods=tuple(args.methods), lengths=lengths,
-                          every=args.every, sparsity=args.sparsity, tol=args.tol,
+                          every=args.every, sparsity=args.sparsity, tol=args.tol, seeds=tuple(args.seeds),
                           log=lambda s: print(s, flush=True))
         res["seconds"] = round(time.perf_counter() - t0, 1)
         results["models"][model] = res
