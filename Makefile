@@ -35,7 +35,7 @@ endif
 # so every later stage runs offline (lib/irprune/weights.py; `python -m irprune.weights list`).
 WEIGHTS := .cache/models/minilm-l6/model.safetensors
 
-setup: $(STAMP) $(WEIGHTS)
+setup: $(STAMP) $(WEIGHTS) engines
 
 weights: $(WEIGHTS)
 
@@ -92,7 +92,7 @@ latex:
 		echo "         ($(LATEX_PACKAGES) on Debian/Ubuntu); the paper stage needs them"; \
 	fi
 
-repro: setup engines latex
+repro: setup latex
 	$(BIN)/dvc repro
 	$(BIN)/python -m irprune.summary
 
