@@ -8,21 +8,12 @@ pooling) must learn it quickly in the same loop.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_module import load_benchmark
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_bert_matching", ROOT / "benchmarks" / "bench_bert_matching.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_bert_matching", mod)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("bench_bert_matching")
 
 
 def test_labels_are_exact_membership_and_balanced():

@@ -4,10 +4,6 @@ the flattening rule picks the shortest length near the best."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -16,16 +12,11 @@ from irprune.prune_cell import run_cell
 from irprune.training import DevEvaluator
 
 from test_prune_cell import prune_cfg, ranking_data, tiny
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_module import load_benchmark
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_recovery", ROOT / "benchmarks" / "bench_recovery.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_recovery", mod)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("bench_recovery")
 
 
 @pytest.fixture(scope="module")
