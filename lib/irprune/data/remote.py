@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, MutableMapping
 
 from ..errors import ConfigError
 from .config import HfIds, IrDatasetsIds, SPLITS
+from .msmarco import add_judgement
 from .text import OnError, Problems
 from .types import Corpus, Qrels, Queries, RetrievalDataset, SkipReport, Split
 
@@ -86,6 +87,7 @@ def qrels_from_records(records: Iterable[Any], source: str, *, on_error: OnError
     """Judgements (``query_id``/``query-id``, ``doc_id``/``corpus-id``, ``relevance``/``score``) -> qrels."""
     probs = Problems(on_error, report)
     out: Qrels = {}
+    first: dict[tuple[str, str], int] = {}
     for n, rec in enumerate(records, start=1):
         qid = _sid(_field(rec, "query_id", "query-id"))
         did = _sid(_field(rec, "doc_id", "corpus-id"))
@@ -96,25 +98,8 @@ def qrels_from_records(records: Iterable[Any], source: str, *, on_error: OnError
             continue
         if isinstance(rel, float) and rel.is_integer():
             rel = int(rel)
-        if isinstance(rel, str) and rel.strip().lstrip("-").isdigit():
-            rel = int(rel)
-        if not isinstance(rel, int) or isinstance(rel, bool):
-            probs.bad("non-integer relevance", f"relevance {rel!r} is not an integer", path=source, line=n,
-                      fix="relevance labels must be integers")
-            continue
-        if queries is not None and qid not in queries:
-            probs.bad("qrels names an unknown query", f"query {qid!r} is not among the queries", path=source,
-                      line=n, fix="use the queries that belong to these qrels")
-            continue
-        if docs is not None and did not in docs:
-            probs.bad("qrels names an unknown document", f"document {did!r} is not in the corpus", path=source,
-                      line=n, fix="use the corpus these qrels were made for, or skip such lines")
-            continue
-        if did in out.get(qid, {}):
-            probs.bad("duplicate judgement", f"({qid}, {did}) judged twice", path=source, line=n,
-                      fix="keep one judgement per pair")
-            continue
-        out.setdefault(qid, {})[did] = rel
+        text = str(rel).strip() if isinstance(rel, (int, str)) and not isinstance(rel, bool) else repr(rel)
+        add_judgement(out, first, probs, source, n, qid, did, text, relevance=None, queries=queries, docs=docs)
     return out
 
 
