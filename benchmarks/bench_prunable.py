@@ -23,7 +23,6 @@ from irprune.data.store import read_dataset
 from irprune.io import atomic_write_json
 from irprune.models import build_model
 from irprune.pipeline.train_stage import build_text
-from irprune.prune_cell import excluded
 from irprune.pruning import fold, prunable_parameters, prune_oneshot
 from irprune.pruning.sparsity import sparsity_columns
 from irprune.stages import load_stage
@@ -40,7 +39,7 @@ def measure(params: str, dataset: Path, sparsities: list[float]) -> list[dict[st
         cfg, text = build_text(spec, corpus)
         for s in sparsities:
             model = build_model(name, cfg, text, seed=0)
-            prunable = prunable_parameters(model, prune_cfg.include, excluded(model, prune_cfg.exclude))
+            prunable = prunable_parameters(model, prune_cfg.include, prune_cfg.exclude)
             prune_oneshot(model, "magnitude", s, scope=prune_cfg.scope, prunable=prunable)
             fold(model)
             cols = sparsity_columns(model, prunable)

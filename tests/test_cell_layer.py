@@ -255,19 +255,23 @@ def test_monobert_score_heads_are_never_pruned():
     """A new score head smaller than every pretrained encoder weight is emptied first by a global magnitude
     threshold (the score then becomes a constant); monoBERT's heads are therefore never prunable."""
     from irprune.pruning import prunable_parameters, prune_oneshot
-    from irprune.prune_cell import excluded
+    from irprune.pruning.prunable import raw_weight
     from test_engines import batches, tiny_monobert
 
-    def pruned(exclude: tuple[str, ...]):
+    def pruned(with_head: bool):
         m = tiny_monobert()
         with torch.no_grad():
             m.bert.classifier.weight.mul_(1e-4)
-        prune_oneshot(m, "magnitude", 0.9, prunable=prunable_parameters(m, ("linear",), exclude))
+        prunable = prunable_parameters(m, ("linear",))
+        assert "bert.classifier.weight" not in prunable and any("encoder" in n for n in prunable)
+        if with_head:                                         # what a prunable head would do
+            prunable["bert.classifier.weight"] = raw_weight(m.bert.classifier)
+        prune_oneshot(m, "magnitude", 0.9, prunable=prunable)
         return m, dict(effective_named_tensors(m))["bert.classifier.weight"]
 
-    _, head = pruned(())
+    _, head = pruned(with_head=True)
     assert torch.count_nonzero(head) == 0                     # the failure: the head went first
-    m, head = pruned(excluded(tiny_monobert()))
+    m, head = pruned(with_head=False)
     assert torch.equal(head != 0, torch.ones_like(head, dtype=torch.bool))
     with torch.inference_mode():
         assert m(batches(1)[0]).std() > 0                    # the score still depends on the pair

@@ -33,11 +33,6 @@ RANKING_METHODS: tuple[str, ...] = tuple(m for m in METHODS.names() if m != "den
 BERT_ONLY = ("heads", "structured")
 
 
-def excluded(model: nn.Module, patterns: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """``prune.exclude``'s patterns plus the ranker's own :attr:`~irprune.models.base.Ranker.never_pruned`."""
-    return tuple(patterns) + tuple(getattr(model, "never_pruned", ()))
-
-
 @frozen
 class PruneConfig:
     """The ``prune:`` section: how each cell prunes (the grid's axes are the ``grid`` section, ``dvc.yaml``'s matrix)."""
@@ -98,7 +93,7 @@ class RankingTask:
 
     def prunable(self, kinds: tuple[str, ...] | None = None) -> dict[str, nn.Parameter]:
         return prunable_parameters(self.model, include=self.cfg.include if kinds is None else kinds,
-                                   exclude_names=excluded(self.model, self.cfg.exclude))
+                                   exclude_names=self.cfg.exclude)
 
     def train_steps(self) -> int:
         return self.cfg.recovery_steps
@@ -175,4 +170,4 @@ def run_cell(model: nn.Module, method: str, sparsity: float, seed: int, cfg: Pru
     return run_method(task, method, sparsity, seed)
 
 
-__all__ = ["BERT_ONLY", "PruneConfig", "RANKING_METHODS", "RankingTask", "excluded", "run_cell"]
+__all__ = ["BERT_ONLY", "PruneConfig", "RANKING_METHODS", "RankingTask", "run_cell"]

@@ -26,8 +26,9 @@ class Ranker(nn.Module, ABC):
     name: ClassVar[str]
     config_cls: ClassVar[type]
     presets: ClassVar[dict[str, dict[str, Any]]] = {"small": {}}
-    #: fnmatch patterns of weights no pruning method touches, whatever ``prune.exclude`` says: new score heads
-    #: whose scale differs from the pretrained encoder's (a global magnitude threshold would empty them first)
+    #: fnmatch patterns of weights no pruning method touches, whatever ``prune.exclude`` says
+    #: (:func:`irprune.pruning.prunable_parameters` adds them): new score heads whose scale differs from the
+    #: pretrained encoder's, which a global magnitude threshold would empty first
     never_pruned: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: Any, text: Any) -> None:

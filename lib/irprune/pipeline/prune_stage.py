@@ -23,7 +23,7 @@ from ..data.store import read_dataset
 from ..errors import DataFormatError
 from ..io import atomic_write_json
 from ..models import load_checkpoint
-from ..prune_cell import excluded, run_cell
+from ..prune_cell import run_cell
 from ..pruning import current_mask, fold, pqi_global, prunable_parameters, sparsity_report
 from ..pruning.methods import is_structured
 from ..pruning.sparsity import sparsity_columns
@@ -76,7 +76,7 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
                               fix=f"add {seed} to params.yaml grid.train_seeds and run "
                                   f"`dvc repro train@{model}-{seed}`")
     net = load_checkpoint(ckpt, expect=model)
-    include, exclude = cfg.prune.include, excluded(net, cfg.prune.exclude)
+    include, exclude = cfg.prune.include, cfg.prune.exclude
     kinds = ("linear",) if is_structured(method) else include     # structured methods remove linear weights
     dense_prunable = sum(p.numel() for p in prunable_parameters(net, kinds, exclude).values())
     dense_total = sum(p.numel() for p in net.parameters())

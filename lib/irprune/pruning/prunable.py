@@ -59,9 +59,11 @@ def prunable_parameters(model: nn.Module, include: tuple[str, ...] = KINDS,
     """``name -> Parameter`` of the weights of the included module kinds.
 
     ``include`` lists kinds from ``("linear", "conv", "embedding")``; ``exclude_names`` holds exact names or
-    fnmatch patterns (``"classifier.*"``, ``"*.embeddings.*"``).  A tensor shared by several modules (tied
-    weights) is returned once, under its first name.
+    fnmatch patterns (``"classifier.*"``, ``"*.embeddings.*"``), to which the model's own ``never_pruned``
+    patterns are added (:attr:`irprune.models.base.Ranker.never_pruned`: score heads no method may touch).  A
+    tensor shared by several modules (tied weights) is returned once, under its first name.
     """
+    exclude_names = tuple(exclude_names) + tuple(getattr(model, "never_pruned", ()))
     bad = [k for k in include if k not in KINDS]
     if bad:
         raise ConfigError(f"prunable include = {list(include)!r}: unknown kind(s) {bad}; allowed: {list(KINDS)}")
