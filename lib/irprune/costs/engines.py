@@ -311,11 +311,9 @@ def deepsparse_python() -> str | None:
         return sys.executable
     from ..paths import find_project_root
 
-    for root in (find_project_root(), Path(__file__).resolve().parents[3]):
-        local = root / ".venv-deepsparse" / "bin" / "python" if root else None
-        if local is not None and local.exists():
-            return str(local)
-    return None
+    root = find_project_root() or Path(__file__).resolve().parents[3]      # the checkout this package lives in
+    local = root / ".venv-deepsparse" / "bin" / "python"
+    return str(local) if local.exists() else None
 
 
 _DEEPSPARSE_PIP = (f"make engines, or python3.11 -m venv .venv-deepsparse && .venv-deepsparse/bin/pip install deepsparse==1.8.0, "
