@@ -1,38 +1,81 @@
-"""Which parts of the trained default monoBERT's score carry the ranking: test MRR@10 (BM25's top 30 re-ranked, one
-thread) of the trained ``models/monobert-s0`` with parts of its CEDR head zeroed: the kernel block over layer 0
-(the embedding output), every other kernel block, the ``[CLS]`` classifier.
+"""Where the trained default monoBERT's score comes from, and whether it needs the weights that pruning removes.
 
-    python benchmarks/bench_monobert_ablation.py          # after `dvc repro train@monobert-0`
+Test MRR@10 (all test queries, BM25's top 30 re-ranked and the rest kept, one thread) of the trained
+``models/monobert-s<seed>``:
+
+* with parts of its CEDR head zeroed: the kernel block over layer 0 (the embedding output, never pruned), every
+  other kernel block, the ``[CLS]`` classifier;
+* after one-shot pruning of its prunable weights (``prune.include`` minus ``prune.exclude`` and the model's
+  ``never_pruned`` heads) by magnitude and at random, with no recovery fine-tuning at all.
+
+    python benchmarks/bench_monobert_ablation.py [--seed 0] [--sparsities 0.5 0.9]   # after dvc repro train@monobert-0
 """
+
+from __future__ import annotations
+
+import argparse
 import copy
+from typing import Callable
 
 import torch
+from torch import nn
 
 from irprune import paths
 from irprune.data.store import read_dataset
 from irprune.evaluation import EvalConfig, evaluate
 from irprune.models import load_checkpoint
+from irprune.pruning import fold, prunable_parameters, prune_oneshot
 from irprune.rerank import rerank
 from irprune.runs import read_trec_run
-torch.set_num_threads(1)
-net = load_checkpoint(paths.model_dir(paths.trained("monobert", 0)), expect="monobert").eval()
-ds = read_dataset(paths.DATASET); test = ds.splits["test"]; bm = read_trec_run(paths.bm25_run("test"))
-cfg = EvalConfig(metrics=("mrr@10",), relevance_level=2)
-K = net.kernels.n_kernels; L = net.kernel_head.weight.shape[1] // K
-print("kernel blocks", L, "x", K, "; kernel head |w| per block:",
-      [round(float(net.kernel_head.weight[0, i*K:(i+1)*K].detach().abs().sum()), 3) for i in range(L)], flush=True)
-def variant(name, f):
-    m = copy.deepcopy(net); f(m)
-    with torch.inference_mode():
-        run = rerank(m, test.queries, ds.corpus, bm, depth=30, keep_rest=True)
-    print(name, round(evaluate(test.qrels, run, cfg).metrics()["mrr@10"], 4), flush=True)
-def zero_blocks(blocks, cls=False):
-    def f(m):
-        with torch.no_grad():
-            for b in blocks: m.kernel_head.weight[0, b*K:(b+1)*K] = 0
-            if cls: m.bert.classifier.weight.zero_()
-    return f
-variant("full", lambda m: None)
-variant("no layer-0 kernels", zero_blocks([0]))
-variant("layer-0 kernels only (no [CLS], no other layers' kernels)", zero_blocks(range(1, L), cls=True))
-variant("[CLS] only (no kernels)", zero_blocks(range(L)))
+from irprune.stages import load_stage
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=0, help="training seed of the dense model")
+    ap.add_argument("--sparsities", nargs="*", type=float, default=[0.5, 0.9])
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net = load_checkpoint(paths.model_dir(paths.trained("monobert", args.seed)), expect="monobert").eval()
+    prune_cfg = load_stage("prune", "params.yaml", item={"model": "monobert"}).prune
+    ds = read_dataset(paths.DATASET)
+    test, bm25 = ds.splits["test"], read_trec_run(paths.bm25_run("test"))
+    cfg = EvalConfig(metrics=("mrr@10",), relevance_level=2)
+
+    def variant(name: str, change: Callable[[nn.Module], None]) -> None:
+        m = copy.deepcopy(net)
+        change(m)
+        with torch.inference_mode():
+            run = rerank(m, test.queries, ds.corpus, bm25, depth=30, keep_rest=True)
+        print(f"{name:<58} test MRR@10 {evaluate(test.qrels, run, cfg).metrics()['mrr@10']:.4f}", flush=True)
+
+    k = net.kernels.n_kernels
+    blocks = net.kernel_head.weight.shape[1] // k
+
+    def zero(which: range | list[int], cls: bool = False) -> Callable[[nn.Module], None]:
+        def change(m: nn.Module) -> None:
+            with torch.no_grad():
+                for b in which:
+                    m.kernel_head.weight[0, b * k:(b + 1) * k] = 0
+                if cls:
+                    m.bert.classifier.weight.zero_()
+        return change
+
+    def pruned(method: str, sparsity: float) -> Callable[[nn.Module], None]:
+        def change(m: nn.Module) -> None:
+            prune_oneshot(m, method, sparsity, prunable=prunable_parameters(m, prune_cfg.include, prune_cfg.exclude))
+            fold(m)
+        return change
+
+    variant("full", lambda m: None)
+    variant("without the layer-0 kernel block", zero([0]))
+    variant("the layer-0 kernel block alone", zero(range(1, blocks), cls=True))
+    variant("the [CLS] classifier alone", zero(range(blocks)))
+    for sparsity in args.sparsities:
+        for method in ("magnitude", "random"):
+            variant(f"{method} {sparsity:.0%}, one-shot, no recovery", pruned(method, sparsity))
+
+
+if __name__ == "__main__":
+    main()
