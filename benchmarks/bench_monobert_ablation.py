@@ -1,6 +1,7 @@
 """Where the trained default monoBERT's score comes from, and whether it needs the weights that pruning removes.
 
-Test MRR@10 (all test queries, BM25's top 30 re-ranked and the rest kept, one thread) of the trained
+A metric (default MRR@10; ``--split`` and ``--metric`` choose, the relevance level is ``evaluation.relevance_level``)
+over all queries of a split (BM25's top 30 re-ranked and the rest kept, one thread) of the trained
 ``models/monobert-s<seed>``:
 
 * with parts of its CEDR head zeroed: the kernel block over layer 0 (the embedding output, never pruned), every
@@ -8,7 +9,8 @@ Test MRR@10 (all test queries, BM25's top 30 re-ranked and the rest kept, one th
 * after one-shot pruning of its prunable weights (``prune.include`` minus ``prune.exclude`` and the model's
   ``never_pruned`` heads) by magnitude and at random, with no recovery fine-tuning at all.
 
-    python benchmarks/bench_monobert_ablation.py [--seed 0] [--sparsities 0.5 0.9]   # after dvc repro train@monobert-0
+    python benchmarks/bench_monobert_ablation.py [--seed 0] [--sparsities 0.5 0.9] [--split test] [--metric mrr@10]
+    # after dvc repro train@monobert-0 (on a k-fold overlay: train@monobert-0 of the fold in params)
 """
 
 from __future__ import annotations
@@ -34,21 +36,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0, help="training seed of the dense model")
     ap.add_argument("--sparsities", nargs="*", type=float, default=[0.5, 0.9])
+    ap.add_argument("--split", default="test", help="the dataset split evaluated (test, dev)")
+    ap.add_argument("--metric", default="mrr@10", help="a metric name as in evaluation.metrics (mrr@10, ndcg@10)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     net = load_checkpoint(paths.model_dir(paths.trained("monobert", args.seed)), expect="monobert").eval()
-    prune_cfg = load_stage("prune", "params.yaml", item={"model": "monobert"}).prune
+    stage = load_stage("prune", "params.yaml", item={"model": "monobert"})
+    prune_cfg = stage.prune
     ds = read_dataset(paths.DATASET)
-    test, bm25 = ds.splits["test"], read_trec_run(paths.bm25_run("test"))
-    cfg = EvalConfig(metrics=("mrr@10",), relevance_level=2)
+    if args.split not in ds.splits:
+        raise SystemExit(f"error: split {args.split!r} not in the dataset; it has {', '.join(sorted(ds.splits))}")
+    test, bm25 = ds.splits[args.split], read_trec_run(paths.bm25_run(args.split))
+    cfg = EvalConfig(metrics=(args.metric,), relevance_level=stage.evaluation.relevance_level)
 
     def variant(name: str, change: Callable[[nn.Module], None]) -> None:
         m = copy.deepcopy(net)
         change(m)
         with torch.inference_mode():
             run = rerank(m, test.queries, ds.corpus, bm25, depth=30, keep_rest=True)
-        print(f"{name:<58} test MRR@10 {evaluate(test.qrels, run, cfg).metrics()['mrr@10']:.4f}", flush=True)
+        value = evaluate(test.qrels, run, cfg).metrics()[args.metric]
+        print(f"{name:<58} {args.split} {args.metric} {value:.4f}", flush=True)
 
     k = net.kernels.n_kernels
     blocks = net.kernel_head.weight.shape[1] // k
@@ -68,6 +76,7 @@ def main() -> None:
             fold(m)
         return change
 
+    print(f"BM25 {args.split} {args.metric} {evaluate(test.qrels, bm25, cfg).metrics()[args.metric]:.4f}", flush=True)
     variant("full", lambda m: None)
     variant("without the layer-0 kernel block", zero([0]))
     variant("the layer-0 kernel block alone", zero(range(1, blocks), cls=True))
