@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--sparsities", nargs="*", type=float, default=[0.5, 0.9])
     ap.add_argument("--split", default="test", help="the dataset split evaluated (test, dev)")
     ap.add_argument("--metric", default="mrr@10", help="a metric name as in evaluation.metrics (mrr@10, ndcg@10)")
+    ap.add_argument("--no-heads", action="store_true", help="skip the head ablations (full model and pruning only)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -78,9 +79,10 @@ def main() -> None:
 
     print(f"BM25 {args.split} {args.metric} {evaluate(test.qrels, bm25, cfg).metrics()[args.metric]:.4f}", flush=True)
     variant("full", lambda m: None)
-    variant("without the layer-0 kernel block", zero([0]))
-    variant("the layer-0 kernel block alone", zero(range(1, blocks), cls=True))
-    variant("the [CLS] classifier alone", zero(range(blocks)))
+    if not args.no_heads:
+        variant("without the layer-0 kernel block", zero([0]))
+        variant("the layer-0 kernel block alone", zero(range(1, blocks), cls=True))
+        variant("the [CLS] classifier alone", zero(range(blocks)))
     for sparsity in args.sparsities:
         for method in ("magnitude", "random"):
             variant(f"{method} {sparsity:.0%}, one-shot, no recovery", pruned(method, sparsity))
