@@ -204,6 +204,32 @@ def test_cedr_head_adds_knrm_features_of_every_layer_to_the_cls_score(tok: Any, 
         assert torch.allclose(again(batch), model(batch), atol=1e-5)
 
 
+def test_cedr_without_embedding_kernels_reads_only_the_transformer_layers(tok: Any) -> None:
+    from irprune.models.kernel_pooling import cosine_matrix
+
+    model = build_model("monobert", model_config("monobert", "small", {
+        **TINY, "pooling": "cedr", "cedr_embedding_kernels": False}), tok, seed=0)
+    assert model.kernel_head.in_features == TINY["layers"] * model.kernels.n_kernels
+    torch.nn.init.normal_(model.kernel_head.weight)
+    batch = model.collate([("bert pruning", "pruning removes weights from bert"), ("fox", "a cross encoder")])
+    model.eval()
+    with torch.no_grad():
+        out = model.bert.bert(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")},
+                              output_hidden_states=True)
+        ids, types, att = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
+        content = att.bool() & (ids != tok.sep_token_id) & (ids != tok.cls_token_id)
+        feats = torch.cat([model.kernels(cosine_matrix(h, h), content & (types == 0), content & (types == 1))
+                           for h in out.hidden_states[1:]], dim=-1)
+        logits = model.bert.classifier(out.last_hidden_state[:, 0])
+        assert torch.allclose(model(batch), logits[:, 1] - logits[:, 0] + model.kernel_head(feats)[:, 0], atol=1e-5)
+        # the embedding output no longer reaches the score: zeroing every encoder weight changes it
+        before = model(batch)
+        for layer in model.bert.bert.encoder.layer:
+            for lin in (layer.attention.output.dense, layer.output.dense):
+                lin.weight.zero_()
+        assert not torch.allclose(model(batch), before, atol=1e-4)
+
+
 def test_trainer_puts_the_head_in_its_own_learning_rate_group(tok: Any) -> None:
     from irprune.training.trainer import _param_groups
 

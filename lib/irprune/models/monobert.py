@@ -60,6 +60,9 @@ class MonoBERTConfig:
         "pooler", doc="what the head reads: BERT's pooler on [CLS] (paper), the raw [CLS] state, the masked mean "
         "of all tokens, or the raw [CLS] state plus K-NRM features of every layer's query-passage similarity "
         "matrix (CEDR-KNRM, MacAvaney et al. 2019)")
+    cedr_embedding_kernels: bool = param(
+        True, doc="cedr: also pool the embedding output's similarities (layer 0, as CEDR does); false = only the "
+        "transformer layers' states, so the score depends on the weights that pruning removes")
     vocab_size: Optional[int] = param(None, ge=1, doc="embedding rows; null = the tokenizer's size")
     hidden: int = param(128, ge=1, doc="hidden size (paper 768)")
     layers: int = param(2, ge=1, doc="transformer layers (paper 12)")
@@ -214,7 +217,7 @@ class MonoBERT(Ranker):
             from .kernel_pooling import KernelPooling, knrm_kernels
 
             self.kernels = KernelPooling(*knrm_kernels())
-            n_states = self.bert.config.num_hidden_layers + 1
+            n_states = self.bert.config.num_hidden_layers + int(cfg.cedr_embedding_kernels)
             self.kernel_head = torch.nn.Linear(n_states * self.kernels.n_kernels, 1)
             torch.nn.init.zeros_(self.kernel_head.weight)    # the score starts as the [CLS] head's alone
             torch.nn.init.zeros_(self.kernel_head.bias)
@@ -301,13 +304,15 @@ class MonoBERT(Ranker):
         return [(head, self.cfg.head_lr_scale)]
 
     def _kernel_features(self, batch: Batch, hidden_states: Sequence[Tensor]) -> Tensor:
-        """K-NRM features of the query-passage cosine matrix of each layer's token states: [B, (layers+1) * K]."""
+        """K-NRM features of the query-passage cosine matrix of each layer's token states (the embedding output
+        first unless ``cedr_embedding_kernels`` is off): [B, n_states * K]."""
         from .kernel_pooling import cosine_matrix
 
         ids, types, att = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
         content = att.bool() & (ids != self.text.sep_token_id) & (ids != self.text.cls_token_id)
         q_mask, d_mask = content & (types == 0), content & (types == 1)
-        feats = [self.kernels(cosine_matrix(h, h), q_mask, d_mask) for h in hidden_states]
+        states = hidden_states if self.cfg.cedr_embedding_kernels else hidden_states[1:]
+        feats = [self.kernels(cosine_matrix(h, h), q_mask, d_mask) for h in states]
         return torch.cat(feats, dim=-1)
 
     def forward(self, batch: Batch) -> Tensor:
