@@ -69,7 +69,7 @@ def make_batch_fn(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig
     p_index = 1.0 if not ex.pairs else cfg.index_ratio / (1.0 + cfg.index_ratio)
     if not docs or p_index == 0.0 and not ex.pairs:
         raise ValueError("DSI training needs documents to index or retrieval pairs")
-    eos, pad = model.tokenizer.eos_id, model.tokenizer.pad_id
+    pad = model.tokenizer.pad_id
 
     def next_batch() -> dict[str, torch.Tensor]:
         n_idx = int(rng.binomial(cfg.batch_size, p_index))
@@ -79,11 +79,11 @@ def make_batch_fn(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig
             if cfg.doc_repr == "chunks" and len(toks) > cfg.chunk_len:
                 s = int(rng.integers(0, len(toks) - cfg.chunk_len + 1))
                 toks = toks[s: s + cfg.chunk_len]
-            inputs.append(toks + [eos])
+            inputs.append(model.input_row(toks))
             targets.append(model.target(docs[i]))
         for i in pcyc.take(cfg.batch_size - n_idx):
             q, d = ex.pairs[i]
-            inputs.append(q + [eos])
+            inputs.append(model.input_row(q))
             targets.append(model.target(d))
         ids, mask = pad_rows(inputs, pad)
         labels, lmask = pad_rows(targets, pad)
@@ -117,10 +117,10 @@ def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: t
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = select_device(cfg.device)
-    t5 = model.t5.to(device)
+    net = model.net.to(device)
     steps = cfg.steps if steps is None else steps
     lr = cfg.lr if lr is None else lr
-    params = [p for p in t5.parameters() if p.requires_grad]
+    params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     warm = min(cfg.warmup_steps, max(steps - 1, 0))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -139,9 +139,9 @@ def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: t
 
     bar = Progress("dsi training", total=steps)
     for step in range(1, steps + 1):
-        t5.train()
+        net.train()
         batch = {k: v.to(device) for k, v in next_batch().items()}
-        loss = t5(**batch).loss
+        loss = net(**batch).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
@@ -163,13 +163,13 @@ def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: t
                 log(f"step {step}: loss {np.mean(result.losses[-50:]):.4f}, dev {cfg.metric} {value:.4f}")
             if result.best_value is None or value > result.best_value:
                 result.best_value, result.best_step = value, step
-                best_state = {k: v.detach().clone() for k, v in t5.state_dict().items()}
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         elif log and step % cfg.eval_every == 0:
             log(f"step {step}: loss {np.mean(result.losses[-50:]):.4f}")
     result.train_s = time.perf_counter() - t_start - result.eval_s
     if best_state is not None and result.best_step != steps:
-        t5.load_state_dict(best_state)
-    t5.eval()
+        net.load_state_dict(best_state)
+    net.eval()
     return result
 
 
