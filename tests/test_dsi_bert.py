@@ -22,7 +22,7 @@ from irprune.dsi.ids import build_ids
 from irprune.dsi.model import build_model, load_dsi, pad_rows, save_dsi
 from irprune.dsi.prune import dsi_prunable, prune_recover
 from irprune.dsi.retrieve import retrieve, score_ids
-from irprune.dsi.train import make_batch_fn, train_dsi
+from irprune.dsi.train import make_batch_fn, param_groups, train_dsi
 from irprune.errors import ConfigError, DataFormatError
 from irprune.pruning import current_mask
 
@@ -180,6 +180,23 @@ def test_pruned_bert_dsi_reports_the_right_sparsity(ckpt: Path) -> None:
     out_after = m.net.get_decoder().get_output_embeddings().weight
     assert (out_after == 0).float().mean() < 0.2 and not torch.equal(out_after, out_before)   # trained, not pruned
     assert set(retrieve(m, queries, 4)["q0"]) <= set(docs)
+
+
+def test_encoder_lr_scale_slows_only_the_weights_the_encoder_alone_uses(ckpt: Path) -> None:
+    docs, _, m = tiny()
+    enc, rest = param_groups(m.net, 1e-3, 0.1)
+    assert enc["lr"] == pytest.approx(1e-4) and rest["lr"] == 1e-3
+    assert {id(p) for p in enc["params"]} == {id(p) for p in m.net.get_encoder().parameters()}
+    assert len(enc["params"]) + len(rest["params"]) == len(list(m.net.parameters()))
+    (one,) = param_groups(m.net, 1e-3, 1.0)
+    assert [id(p) for p in one["params"]] == [id(p) for p in m.net.parameters()]
+    # T5: the embedding shared by encoder and decoder (and the output layer) keeps the full rate
+    t5 = build_model(DSIModelConfig(d_model=16, d_kv=4, d_ff=32, num_heads=4, num_layers=1, num_decoder_layers=1),
+                     list(docs.values()), m.docids).net
+    enc, rest = param_groups(t5, 1e-3, 0.1)
+    assert any(p is t5.shared.weight for p in rest["params"])
+    assert all(p is not t5.shared.weight for p in enc["params"])
+    assert any(p is t5.encoder.block[0].layer[0].SelfAttention.q.weight for p in enc["params"])
 
 
 @pytest.mark.parametrize("change, match", [

@@ -97,6 +97,8 @@ class DSITrainConfig:
                                             "(the paper's 'inverted index' representation)")
     chunk_len: int = param(12, ge=1, doc="chunks: window length in tokens")
     lr: float = param(3e-3, gt=0, doc="AdamW peak learning rate")
+    encoder_lr_scale: float = param(1.0, gt=0, doc="learning-rate multiplier of the weights only the encoder uses "
+                                                   "(a pretrained encoder beside a decoder from scratch)")
     warmup_steps: int = param(100, ge=0, doc="linear warmup, then linear decay to 0")
     weight_decay: float = param(0.01, ge=0, doc="AdamW decoupled weight decay")
     grad_clip: float = param(1.0, ge=0, doc="global gradient-norm clip (0 = off)")

@@ -92,6 +92,18 @@ def make_batch_fn(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig
     return next_batch
 
 
+def param_groups(net: torch.nn.Module, lr: float, encoder_lr_scale: float) -> list[dict[str, Any]]:
+    """AdamW groups: the trainable weights only the encoder uses at ``lr * encoder_lr_scale``, the rest (decoder,
+    and tensors shared with it such as T5's tied embedding) at ``lr``."""
+    if encoder_lr_scale == 1.0:
+        return [{"params": [p for p in net.parameters() if p.requires_grad], "lr": lr}]
+    shared = {id(p) for p in net.get_decoder().parameters()}
+    enc = [p for p in net.get_encoder().parameters() if p.requires_grad and id(p) not in shared]
+    enc_ids = {id(p) for p in enc}
+    rest = [p for p in net.parameters() if p.requires_grad and id(p) not in enc_ids]
+    return [{"params": enc, "lr": lr * encoder_lr_scale}, {"params": rest, "lr": lr}]
+
+
 def dev_score(model: DSIModel, queries: Mapping[str, str], qrels: Qrels, metric: str, beam_size: int,
               relevance_level: int, query_max_tokens: int, device: torch.device) -> float:
     """The checkpoint-rule metric on dev: ``hits@k`` or any :mod:`irprune.evaluation` metric."""
@@ -121,7 +133,7 @@ def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: t
     steps = cfg.steps if steps is None else steps
     lr = cfg.lr if lr is None else lr
     params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(param_groups(net, lr, cfg.encoder_lr_scale), lr=lr, weight_decay=cfg.weight_decay)
     warm = min(cfg.warmup_steps, max(steps - 1, 0))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / (warm + 1) if s < warm else max(0.0, (steps - s) / max(1, steps - warm)))
@@ -173,4 +185,4 @@ def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: t
     return result
 
 
-__all__ = ["DSITrainResult", "train_dsi", "make_batch_fn", "dev_score"]
+__all__ = ["DSITrainResult", "train_dsi", "make_batch_fn", "dev_score", "param_groups"]
