@@ -171,5 +171,5 @@ class DSIStage:
     evaluation: EvalConfig = param(EvalConfig)
 
 
-__all__ = ["DSIStage", "DSIConfig", "DSIModelConfig", "DSIIdConfig", "DSITrainConfig", "DSIRetrieveConfig", "DSIPruneConfig",
-           "Scheme", "DocRepr", "Selection"]
+__all__ = ["ARCH_NAMES", "DSIStage", "DSIConfig", "DSIModelConfig", "DSIIdConfig", "DSITrainConfig",
+           "DSIRetrieveConfig", "DSIPruneConfig", "Scheme", "DocRepr", "Selection"]

@@ -189,7 +189,8 @@ def load_dsi(directory: str | Path, docids: DocIds | None = None, map_location: 
         raise DataFormatError(f"weights do not fit the stored {arch.name} config ({'; '.join(wrong[:3])})",
                               path=directory / WEIGHTS, fix=_FIX)
     missing, unexpected = net.load_state_dict(state, strict=False)
-    tied = {k for k, v in expected.items() if any(v.data_ptr() == expected[s].data_ptr() for s in state if s in expected)}
+    tied = {k for k, v in expected.items()
+            if any(v.data_ptr() == expected[s].data_ptr() for s in state if s in expected)}
     if unexpected or set(missing) - tied:
         raise DataFormatError(f"weights do not fit the {arch.name} architecture (missing "
                               f"{sorted(set(missing) - tied)[:4]}, unexpected {sorted(unexpected)[:4]})",

@@ -39,11 +39,11 @@ def retrieve(model: DSIModel, queries: Mapping[str, str], beam_size: int, *, bat
         chunk = qids[start: start + batch_size]
         ids, mask = model.encode([queries[q] for q in chunk], max_query_tokens)
         out = net.generate(input_ids=ids.to(device), attention_mask=mask.to(device), num_beams=beam_size,
-                          num_return_sequences=beam_size, prefix_allowed_tokens_fn=fn, length_penalty=0.0,
-                          early_stopping=True, do_sample=False, max_new_tokens=model.docids.max_len + 1,
-                          min_new_tokens=0, output_scores=True, return_dict_in_generate=True,
-                          decoder_start_token_id=model.start_id, pad_token_id=model.pad_id,
-                          eos_token_id=model.eos_id)
+                           num_return_sequences=beam_size, prefix_allowed_tokens_fn=fn, length_penalty=0.0,
+                           early_stopping=True, do_sample=False, max_new_tokens=model.docids.max_len + 1,
+                           min_new_tokens=0, output_scores=True, return_dict_in_generate=True,
+                           decoder_start_token_id=model.start_id, pad_token_id=model.pad_id,
+                           eos_token_id=model.eos_id)
         seqs = out.sequences.view(len(chunk), beam_size, -1).tolist()
         scores = out.sequences_scores.view(len(chunk), beam_size).tolist()
         for qi, q in enumerate(chunk):

@@ -6,8 +6,10 @@ Each example of a batch is an indexing example with probability ``r / (1 + r)`` 
 and query-document pairs are each visited in a fresh seeded permutation per pass.  An indexing input is the
 document's first ``doc_max_tokens`` tokens (``direct``) or a random window of ``chunk_len`` of them redrawn each
 time (``chunks``, the paper's "inverted index" representation).  AdamW (Loshchilov & Hutter 2019), linear warmup
-then linear decay.  Checkpoint rule, fixed before training: ``best`` = the weights with the highest dev metric
-among the evaluations every ``eval_every`` steps and at the end (earliest on ties), or ``last``.
+then linear decay; the weights only the encoder uses may learn at ``lr * encoder_lr_scale`` (a pretrained encoder
+beside a decoder from scratch, :func:`param_groups`).  Checkpoint rule, fixed before training: ``best`` = the
+weights with the highest dev metric among the evaluations every ``eval_every`` steps and at the end (earliest on
+ties), or ``last``.
 """
 
 from __future__ import annotations
