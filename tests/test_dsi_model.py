@@ -64,9 +64,9 @@ def test_save_load_round_trip_identical_outputs(tmp_path) -> None:
     back = load_dsi(tmp_path / "ckpt", docids=m.docids)
     ids, mask = m.encode(list(QUERIES.values()), 16)
     labels = torch.tensor([m.target(next(iter(c)))] * len(QUERIES))
-    m.t5.eval()
-    a = m.t5(input_ids=ids, attention_mask=mask, labels=labels).logits
-    b = back.t5(input_ids=ids, attention_mask=mask, labels=labels).logits
+    m.net.eval()
+    a = m.net(input_ids=ids, attention_mask=mask, labels=labels).logits
+    b = back.net(input_ids=ids, attention_mask=mask, labels=labels).logits
     assert torch.equal(a, b)
     assert retrieve(m, QUERIES, 5) == retrieve(back, QUERIES, 5)
     assert back.tokenizer.tokens == m.tokenizer.tokens and back.id_offset == m.id_offset
@@ -119,7 +119,7 @@ def test_from_pretrained_local_directory_adds_id_tokens(tmp_path) -> None:
     c = corpus(6)
     ids = build_ids(list(c), c, DSIIdConfig(scheme="atomic"))
     m = build_model(DSIModelConfig(pretrained=str(tmp_path / "t5")), list(c.values()), ids)
-    assert m.id_offset == 40 and m.t5.get_input_embeddings().num_embeddings == 46
+    assert m.id_offset == 40 and m.net.get_input_embeddings().num_embeddings == 46
     assert m.tokenizer.encode("w1 w2") == [4, 5]
     run = retrieve(m, {"q": "w1 w2"}, beam_size=6)
     assert set(run["q"]) == set(c)

@@ -106,11 +106,11 @@ def test_prune_recover_masks_stay_zero_and_gmp_follows_its_schedule() -> None:
     targets = [e["target_sparsity"] for e in log.entries[:-1]]
     assert targets == sorted(targets) and targets[0] == 0.0 and targets[-1] == pytest.approx(0.7)
     assert [e["step"] for e in log.entries[:-1]] == [0, 3, 6, 9, 12]
-    mask = current_mask(m.t5)
-    assert set(mask) == set(dsi_prunable(m.t5)) and res.recovery is not None and len(res.recovery.losses) == 20
+    mask = current_mask(m.net)
+    assert set(mask) == set(dsi_prunable(m.net)) and res.recovery is not None and len(res.recovery.losses) == 20
     with torch.no_grad():
         for name, keep in mask.items():
-            w = m.t5.get_submodule(name.rsplit(".", 1)[0]).weight
+            w = m.net.get_submodule(name.rsplit(".", 1)[0]).weight
             assert torch.count_nonzero(w[~keep]) == 0
             assert abs(int((~keep).sum()) - 0.7 * keep.numel()) <= 1
     assert res.sparsity["encoder"] == pytest.approx(0.7, abs=0.01) and res.sparsity["decoder"] == pytest.approx(

@@ -61,30 +61,30 @@ def test_indexing_alone_learns_a_toy_collection(trained) -> None:
 
 def test_prune_recover_keeps_masks_exactly_zero(trained) -> None:
     m, ex, _, queries, qrels = trained
-    sd = {k: v.clone() for k, v in m.t5.state_dict().items()}
+    sd = {k: v.clone() for k, v in m.net.state_dict().items()}
     try:
         res = prune_recover(m, 0.5, ex, TOY_TRAIN, DSIPruneConfig(recovery_steps=20, scope="layerwise"),
                             keep_masks=True, log=None)
-        mask = current_mask(m.t5)
-        assert set(mask) == set(dsi_prunable(m.t5))
+        mask = current_mask(m.net)
+        assert set(mask) == set(dsi_prunable(m.net))
         with torch.no_grad():
             for name, keep in mask.items():
-                w = m.t5.get_submodule(name.rsplit(".", 1)[0]).weight
+                w = m.net.get_submodule(name.rsplit(".", 1)[0]).weight
                 assert torch.count_nonzero(w[~keep]) == 0
         assert res.sparsity["encoder"] == pytest.approx(0.5, abs=0.01)
         assert res.sparsity["decoder"] == pytest.approx(0.5, abs=0.01)
         assert res.recovery is not None and len(res.recovery.losses) == 20
         from irprune.pruning import fold
 
-        fold(m.t5)
-        after = sparsity_by_prefix(m.t5, names=dsi_prunable(m.t5))
+        fold(m.net)
+        after = sparsity_by_prefix(m.net, names=dsi_prunable(m.net))
         assert after == res.sparsity                                # folding keeps the zeros
         assert hits_at_k(qrels, retrieve(m, queries, 5), 10)[0] >= 0.9
     finally:
         from irprune.pruning import fold
 
-        fold(m.t5)
-        m.t5.load_state_dict(sd)
+        fold(m.net)
+        m.net.load_state_dict(sd)
 
 
 def test_hits_at_k_agrees_with_mrr_at_k() -> None:

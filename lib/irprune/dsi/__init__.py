@@ -1,9 +1,11 @@
-"""Differentiable Search Index (Tay et al. 2022): a T5 that maps queries to document ids.
+"""Differentiable Search Index (Tay et al. 2022): a sequence-to-sequence model that maps queries to document ids.
 
 * :mod:`.config` -- typed configs (``params.yaml`` section ``dsi``) and the stage config ``DSIStage``.
 * :mod:`.ids` -- document-id schemes (registry ``ID_SCHEMES``: atomic, naive, semantic).
 * :mod:`.trie` -- prefix trie for constrained beam search.
-* :mod:`.tokenizer`, :mod:`.model` -- tokenizers, the T5 model, checkpoints (safetensors).
+* :mod:`.arch` -- the networks (registry ``ARCHS``: t5 from scratch or pretrained; bert = a checkpoint's BERT
+  encoder + a small decoder from scratch).
+* :mod:`.tokenizer`, :mod:`.model` -- tokenizers, the one ``DSIModel`` of every arch, checkpoints (safetensors).
 * :mod:`.data`, :mod:`.train` -- the indexed subset, multi-task training, the checkpoint rule.
 * :mod:`.retrieve` -- constrained beam search -> Run; Hits@k.
 * :mod:`.prune` -- the DSI adapter of the one cell layer (``DSI_METHODS``: train-prune-recover with one-shot

@@ -20,11 +20,22 @@ Selection = Literal["best", "last"]
 Device = Literal["auto", "cpu", "cuda"]
 
 
+#: The architectures :data:`irprune.dsi.arch.ARCHS` registers (a test keeps the two equal).
+ARCH_NAMES = ("t5", "bert")
+
+
 @frozen
 class DSIModelConfig:
-    """The T5 model: a small one trained from scratch (default), or a local pretrained checkpoint."""
+    """The network: a small T5 trained from scratch (default) or from a local pretrained T5 (``arch: t5``), or an
+    encoder-decoder whose encoder is a registered BERT checkpoint (``arch: bert``, :mod:`irprune.dsi.arch`)."""
 
-    pretrained: str = param("", doc="'' = train from scratch with the sizes below; else a local directory "
+    arch: str = param("t5", nonempty=True, doc="t5 = T5 (sizes below, or pretrained); bert = the checkpoint's BERT "
+                                               "encoder + a small decoder from scratch (num_decoder_layers, "
+                                               "num_heads, d_ff, dropout; hidden = the encoder's)")
+    checkpoint: str = param("minilm-l6", nonempty=True, doc="arch bert: the registered checkpoint (irprune.weights) "
+                                                            "whose BERT encoder and WordPiece tokenizer are used")
+    keep_layers: Optional[int] = param(None, ge=1, doc="arch bert: keep the first n encoder layers (null = all)")
+    pretrained: str = param("", doc="arch t5: '' = train from scratch with the sizes below; else a local directory "
                                     "holding a T5 checkpoint (config.json + weights + tokenizer)")
     allow_download: bool = param(False, doc="let a hub id (t5-small, t5-base) download; off = offline")
     d_model: int = param(128, ge=8, doc="hidden size (T5-small: 512)")
@@ -35,6 +46,11 @@ class DSIModelConfig:
     num_heads: int = param(4, ge=1, doc="attention heads")
     dropout: float = param(0.0, ge=0, lt=1, doc="dropout rate (0: DSI memorises its corpus)")
     min_word_freq: int = param(1, ge=1, doc="word-level tokenizer: drop words seen fewer times in the corpus")
+
+    def validate(self) -> None:
+        if self.arch not in ARCH_NAMES:
+            raise ConfigError(f"params.yaml: dsi.model.arch = {self.arch!r} is not allowed; expected one of "
+                              f"{', '.join(ARCH_NAMES)}")
 
 
 #: The document-id schemes :data:`irprune.dsi.ids.ID_SCHEMES` registers (a test keeps the two equal).
@@ -81,6 +97,8 @@ class DSITrainConfig:
                                             "(the paper's 'inverted index' representation)")
     chunk_len: int = param(12, ge=1, doc="chunks: window length in tokens")
     lr: float = param(3e-3, gt=0, doc="AdamW peak learning rate")
+    encoder_lr_scale: float = param(1.0, gt=0, doc="learning-rate multiplier of the weights only the encoder uses "
+                                                   "(a pretrained encoder beside a decoder from scratch)")
     warmup_steps: int = param(100, ge=0, doc="linear warmup, then linear decay to 0")
     weight_decay: float = param(0.01, ge=0, doc="AdamW decoupled weight decay")
     grad_clip: float = param(1.0, ge=0, doc="global gradient-norm clip (0 = off)")
@@ -153,5 +171,5 @@ class DSIStage:
     evaluation: EvalConfig = param(EvalConfig)
 
 
-__all__ = ["DSIStage", "DSIConfig", "DSIModelConfig", "DSIIdConfig", "DSITrainConfig", "DSIRetrieveConfig", "DSIPruneConfig",
-           "Scheme", "DocRepr", "Selection"]
+__all__ = ["ARCH_NAMES", "DSIStage", "DSIConfig", "DSIModelConfig", "DSIIdConfig", "DSITrainConfig",
+           "DSIRetrieveConfig", "DSIPruneConfig", "Scheme", "DocRepr", "Selection"]

@@ -4,8 +4,8 @@ Methods (:data:`DSI_METHODS`, procedures of :mod:`irprune.pruning.methods`; anot
 
 * ``magnitude`` -- train-prune-recover, as in the DSI/T5 pruning slides among the sources
   (``../shared/seeds/slides-dsi-t5-pruning.txt``): one-shot unstructured L1 magnitude pruning (Han et al. 2015) of
-  the trained T5's weight matrices with :func:`irprune.pruning.prune_oneshot`, then ``recovery_steps`` of training
-  with the masks fixed (the mask parametrization keeps pruned weights exactly zero).
+  the trained network's weight matrices with :func:`irprune.pruning.prune_oneshot`, then ``recovery_steps`` of
+  training with the masks fixed (the mask parametrization keeps pruned weights exactly zero).
 * ``gmp`` -- gradual magnitude pruning (Zhu & Gupta 2017, cubic schedule) during the same ``recovery_steps`` of
   training, with :class:`irprune.pruning.GradualPruner` (updates at ``gmp.start_frac .. gmp.end_frac`` of the steps).
 """
@@ -24,32 +24,35 @@ from ..pruning import (Mask, MethodSettings, PruningLog, ScoreContext, current_m
 from ..pruning.cell import TrainHooks
 from ..pruning.driver import run_method
 from ..pruning.prunable import effective_named_tensors
+from .arch import ARCHS
 from .config import DSIPruneConfig, DSITrainConfig
 from .data import TrainExamples
 from .model import DSIModel
 from .train import DSITrainResult, train_dsi
 
 
-def dsi_prunable(t5: nn.Module, include_embeddings: bool = False) -> dict[str, nn.Parameter]:
-    """The T5 weight matrices that are pruned: every ``nn.Linear`` (attention q/k/v/o, feed-forward), and the
-    tied embedding / output matrix (``shared.weight``) only with ``include_embeddings``.  An untied ``lm_head``
-    (pretrained T5 v1.1) counts as the embedding matrix."""
+def dsi_prunable(net: nn.Module, include_embeddings: bool = False) -> dict[str, nn.Parameter]:
+    """The weight matrices of a DSI network that are pruned: every ``nn.Linear`` of encoder and decoder
+    (attention q/k/v/o, cross-attention, feed-forward; arch bert also its output transform), and the embedding
+    matrices -- among them the id-token output layer tied to the decoder's embedding (T5's ``shared.weight``, arch
+    bert's decoder word embedding; :attr:`irprune.dsi.arch.Arch.output_layer`) -- only with ``include_embeddings``.
+    An untied ``lm_head`` (pretrained T5 v1.1) counts as the embedding matrix."""
     kinds = ("linear", "embedding") if include_embeddings else ("linear",)
-    excl = () if include_embeddings else ("lm_head.weight",)
-    return prunable_parameters(t5, include=kinds, exclude_names=excl)
+    excl = () if include_embeddings else tuple(n for a in ARCHS for n in ARCHS.get(a).output_layer)
+    return prunable_parameters(net, include=kinds, exclude_names=excl)
 
 
-def sparsity_by_prefix(t5: nn.Module, prefixes: tuple[str, ...] = ("encoder.", "decoder."),
+def sparsity_by_prefix(net: nn.Module, prefixes: tuple[str, ...] = ("encoder.", "decoder."),
                        names: Mapping[str, Any] | None = None) -> dict[str, float]:
     """Fraction of zero weights among the prunable tensors (``names``; default :func:`dsi_prunable` with
     embeddings) under each prefix, as the forward pass sees them, plus ``all``; keys are the prefixes without
     the dot."""
-    names = dsi_prunable(t5, include_embeddings=True) if names is None else names
+    names = dsi_prunable(net, include_embeddings=True) if names is None else names
     zeros = {p: 0 for p in prefixes}
     totals = {p: 0 for p in prefixes}
     z_all = n_all = 0
     with torch.no_grad():
-        for name, t in effective_named_tensors(t5):
+        for name, t in effective_named_tensors(net):
             if name not in names:
                 continue
             z, n = int((t == 0).sum()), t.numel()
@@ -63,11 +66,11 @@ def sparsity_by_prefix(t5: nn.Module, prefixes: tuple[str, ...] = ("encoder.", "
     return out
 
 
-def tensor_sparsity(t5: nn.Module, names: Mapping[str, Any]) -> list[dict[str, Any]]:
+def tensor_sparsity(net: nn.Module, names: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per prunable tensor: ``name``, ``numel``, ``zeros`` and ``sparsity`` of the weights the forward pass sees."""
     rows = []
     with torch.no_grad():
-        for name, t in effective_named_tensors(t5):
+        for name, t in effective_named_tensors(net):
             if name in names:
                 z = int(t.numel() - torch.count_nonzero(t))
                 rows.append({"name": name, "numel": t.numel(), "zeros": z, "sparsity": z / t.numel()})
@@ -91,7 +94,7 @@ DSI_METHODS: tuple[str, ...] = ("magnitude", "gmp")
 
 @dataclass
 class DSITask:
-    """The DSI adapter (:class:`irprune.pruning.cell.TaskAdapter`): the T5's weight matrices
+    """The DSI adapter (:class:`irprune.pruning.cell.TaskAdapter`): the network's weight matrices
     (:func:`dsi_prunable`), recovery training with :func:`irprune.dsi.train.train_dsi` (``recovery_steps`` at
     ``recovery_lr``; checkpoint selection from the step the mask is final), retrieval evaluation (``evaluator``)."""
 
@@ -108,8 +111,8 @@ class DSITask:
 
     @property
     def model(self) -> nn.Module:
-        """The T5 (the pruned network; ``dsi`` also holds the tokenizer and the document ids)."""
-        return self.dsi.t5
+        """The network (what is pruned; ``dsi`` also holds the tokenizer and the document ids)."""
+        return self.dsi.net
 
     @property
     def settings(self) -> MethodSettings:
@@ -160,15 +163,15 @@ def prune_recover(model: DSIModel, sparsity: float, ex: TrainExamples, train_cfg
                                                "log": log}, evaluator)
     cell = run_method(task, method, sparsity, train_cfg.seed, log=pruning_log)
     rec, prunable = cell.recovery, cell.prunable
-    installed = current_mask(model.t5)
+    installed = current_mask(model.net)
     mask = Mask({n: installed[n] for n in prunable})
-    pqi = float(pqi_global(model.t5, mask))
+    pqi = float(pqi_global(model.net, mask))
     if pruning_log is not None:
-        pruning_log.record(model.t5, mask, method=method, step=cfg.recovery_steps, target_sparsity=float(sparsity))
+        pruning_log.record(model.net, mask, method=method, step=cfg.recovery_steps, target_sparsity=float(sparsity))
     if not keep_masks:
-        fold(model.t5)
-    return PruneResult(mask=mask, sparsity=sparsity_by_prefix(model.t5, names=prunable), recovery=rec,
-                       method=method, pqi=pqi, tensors=tensor_sparsity(model.t5, prunable), task=task)
+        fold(model.net)
+    return PruneResult(mask=mask, sparsity=sparsity_by_prefix(model.net, names=prunable), recovery=rec,
+                       method=method, pqi=pqi, tensors=tensor_sparsity(model.net, prunable), task=task)
 
 
 __all__ = ["dsi_prunable", "sparsity_by_prefix", "tensor_sparsity", "prune_recover", "PruneResult", "DSI_METHODS",

@@ -31,19 +31,19 @@ def retrieve(model: DSIModel, queries: Mapping[str, str], beam_size: int, *, bat
              max_query_tokens: int = 16, device: str | torch.device = "cpu") -> Run:
     """Top-``beam_size`` documents per query, scored by sequence log-probability (higher = better)."""
     check_beam(model, beam_size)
-    t5 = model.t5.to(device).eval()
-    fn = model.trie.prefix_allowed_tokens_fn(start_len=1, fallback=model.tokenizer.pad_id)
+    net = model.net.to(device).eval()
+    fn = model.trie.prefix_allowed_tokens_fn(start_len=1, fallback=model.pad_id)
     qids = sorted(queries, key=qid_key)
     run: Run = {}
     for start in range(0, len(qids), batch_size):
         chunk = qids[start: start + batch_size]
         ids, mask = model.encode([queries[q] for q in chunk], max_query_tokens)
-        out = t5.generate(input_ids=ids.to(device), attention_mask=mask.to(device), num_beams=beam_size,
-                          num_return_sequences=beam_size, prefix_allowed_tokens_fn=fn, length_penalty=0.0,
-                          early_stopping=True, do_sample=False, max_new_tokens=model.docids.max_len + 1,
-                          min_new_tokens=0, output_scores=True, return_dict_in_generate=True,
-                          decoder_start_token_id=model.tokenizer.pad_id, pad_token_id=model.tokenizer.pad_id,
-                          eos_token_id=model.tokenizer.eos_id)
+        out = net.generate(input_ids=ids.to(device), attention_mask=mask.to(device), num_beams=beam_size,
+                           num_return_sequences=beam_size, prefix_allowed_tokens_fn=fn, length_penalty=0.0,
+                           early_stopping=True, do_sample=False, max_new_tokens=model.docids.max_len + 1,
+                           min_new_tokens=0, output_scores=True, return_dict_in_generate=True,
+                           decoder_start_token_id=model.start_id, pad_token_id=model.pad_id,
+                           eos_token_id=model.eos_id)
         seqs = out.sequences.view(len(chunk), beam_size, -1).tolist()
         scores = out.sequences_scores.view(len(chunk), beam_size).tolist()
         for qi, q in enumerate(chunk):
@@ -60,12 +60,12 @@ def retrieve(model: DSIModel, queries: Mapping[str, str], beam_size: int, *, bat
 def score_ids(model: DSIModel, query: str, docids: list[str], max_query_tokens: int = 16) -> dict[str, float]:
     """Exact sequence log-probability of each document's id for ``query`` (teacher forcing); the independent
     check of beam search (equal scores when the beam covers the whole id space)."""
-    t5 = model.t5.eval()
+    net = model.net.eval()
     ids, mask = model.encode([query], max_query_tokens)
     out: dict[str, float] = {}
     for d in docids:
         tgt = torch.tensor([model.target(d)])
-        logits = t5(input_ids=ids, attention_mask=mask, labels=tgt).logits
+        logits = net(input_ids=ids, attention_mask=mask, labels=tgt).logits
         logp = torch.log_softmax(logits.float(), -1)[0].gather(1, tgt[0, :, None]).sum()
         out[d] = float(logp)
     return out

@@ -1,8 +1,10 @@
 """Input tokenizers of the DSI model: a word-level vocabulary built on the collection (offline default) or the
-tokenizer shipped with a pretrained T5 checkpoint (``AutoTokenizer`` from a local directory).
+tokenizer shipped with a pretrained checkpoint (``AutoTokenizer`` from a local directory: T5's SentencePiece, or
+a BERT's WordPiece for ``dsi.model.arch: bert``).
 
-Both give ``encode(text) -> ids`` without special tokens; the caller truncates and appends EOS, T5's input
-convention (Raffel et al. 2020).  Document-id tokens live *after* the text vocabulary (``id_offset``).
+All give ``encode(text) -> ids`` without special tokens; the caller truncates and wraps: ``text </s>`` in T5's
+input convention (Raffel et al. 2020), ``[CLS] text [SEP]`` in BERT's (``bos_id`` set, ``eos_id`` = ``[SEP]``).
+With arch t5, document-id tokens live *after* the text vocabulary (``id_offset``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ SPECIALS = ("<pad>", "</s>", "<unk>")  # T5's ids: pad 0, eos 1, unk 2
 class Tokenizer(Protocol):
     pad_id: int
     eos_id: int
+    bos_id: int | None
 
     def __len__(self) -> int: ...
     def encode(self, text: str) -> list[int]: ...
@@ -35,6 +38,7 @@ class WordTokenizer:
 
     pad_id = 0
     eos_id = 1
+    bos_id = None
     unk_id = 2
     FILE = "words.json"
 
@@ -79,17 +83,22 @@ class WordTokenizer:
 
 
 class HFTokenizer:
-    """A ``transformers`` tokenizer (e.g. T5's SentencePiece) loaded from a local directory."""
+    """A ``transformers`` tokenizer loaded from a local directory: T5's SentencePiece (``text </s>``) or, when it
+    has no EOS but BERT's ``[CLS]``/``[SEP]``, a WordPiece tokenizer (``[CLS] text [SEP]``)."""
 
     DIR = "tokenizer"
 
     def __init__(self, tok) -> None:  # tok: PreTrainedTokenizerBase
-        if tok.pad_token_id is None or tok.eos_token_id is None:
-            raise DataFormatError("the pretrained tokenizer has no pad or eos token",
-                                  fix="use a T5 checkpoint directory (its tokenizer defines <pad> and </s>)")
+        bert = tok.eos_token_id is None and tok.cls_token_id is not None and tok.sep_token_id is not None
+        eos = tok.sep_token_id if bert else tok.eos_token_id
+        if tok.pad_token_id is None or eos is None:
+            raise DataFormatError("the pretrained tokenizer has no pad token, or neither an eos token nor BERT's "
+                                  "[CLS]/[SEP]", fix="use a T5 or BERT checkpoint directory (its tokenizer defines "
+                                                     "<pad> and </s>, or [PAD], [CLS] and [SEP])")
         self.tok = tok
         self.pad_id = int(tok.pad_token_id)
-        self.eos_id = int(tok.eos_token_id)
+        self.eos_id = int(eos)
+        self.bos_id: int | None = int(tok.cls_token_id) if bert else None
 
     @classmethod
     def from_dir(cls, directory: str | Path) -> "HFTokenizer":

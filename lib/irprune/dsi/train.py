@@ -6,8 +6,10 @@ Each example of a batch is an indexing example with probability ``r / (1 + r)`` 
 and query-document pairs are each visited in a fresh seeded permutation per pass.  An indexing input is the
 document's first ``doc_max_tokens`` tokens (``direct``) or a random window of ``chunk_len`` of them redrawn each
 time (``chunks``, the paper's "inverted index" representation).  AdamW (Loshchilov & Hutter 2019), linear warmup
-then linear decay.  Checkpoint rule, fixed before training: ``best`` = the weights with the highest dev metric
-among the evaluations every ``eval_every`` steps and at the end (earliest on ties), or ``last``.
+then linear decay; the weights only the encoder uses may learn at ``lr * encoder_lr_scale`` (a pretrained encoder
+beside a decoder from scratch, :func:`param_groups`).  Checkpoint rule, fixed before training: ``best`` = the
+weights with the highest dev metric among the evaluations every ``eval_every`` steps and at the end (earliest on
+ties), or ``last``.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def make_batch_fn(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig
     p_index = 1.0 if not ex.pairs else cfg.index_ratio / (1.0 + cfg.index_ratio)
     if not docs or p_index == 0.0 and not ex.pairs:
         raise ValueError("DSI training needs documents to index or retrieval pairs")
-    eos, pad = model.tokenizer.eos_id, model.tokenizer.pad_id
+    pad = model.tokenizer.pad_id
 
     def next_batch() -> dict[str, torch.Tensor]:
         n_idx = int(rng.binomial(cfg.batch_size, p_index))
@@ -79,17 +81,29 @@ def make_batch_fn(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig
             if cfg.doc_repr == "chunks" and len(toks) > cfg.chunk_len:
                 s = int(rng.integers(0, len(toks) - cfg.chunk_len + 1))
                 toks = toks[s: s + cfg.chunk_len]
-            inputs.append(toks + [eos])
+            inputs.append(model.input_row(toks))
             targets.append(model.target(docs[i]))
         for i in pcyc.take(cfg.batch_size - n_idx):
             q, d = ex.pairs[i]
-            inputs.append(q + [eos])
+            inputs.append(model.input_row(q))
             targets.append(model.target(d))
         ids, mask = pad_rows(inputs, pad)
         labels, lmask = pad_rows(targets, pad)
         return {"input_ids": ids, "attention_mask": mask, "labels": labels.masked_fill(lmask == 0, -100)}
 
     return next_batch
+
+
+def param_groups(net: torch.nn.Module, lr: float, encoder_lr_scale: float) -> list[dict[str, Any]]:
+    """AdamW groups: the trainable weights only the encoder uses at ``lr * encoder_lr_scale``, the rest (decoder,
+    and tensors shared with it such as T5's tied embedding) at ``lr``."""
+    if encoder_lr_scale == 1.0:
+        return [{"params": [p for p in net.parameters() if p.requires_grad], "lr": lr}]
+    shared = {id(p) for p in net.get_decoder().parameters()}
+    enc = [p for p in net.get_encoder().parameters() if p.requires_grad and id(p) not in shared]
+    enc_ids = {id(p) for p in enc}
+    rest = [p for p in net.parameters() if p.requires_grad and id(p) not in enc_ids]
+    return [{"params": enc, "lr": lr * encoder_lr_scale}, {"params": rest, "lr": lr}]
 
 
 def dev_score(model: DSIModel, queries: Mapping[str, str], qrels: Qrels, metric: str, beam_size: int,
@@ -117,11 +131,11 @@ def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: t
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = select_device(cfg.device)
-    t5 = model.t5.to(device)
+    net = model.net.to(device)
     steps = cfg.steps if steps is None else steps
     lr = cfg.lr if lr is None else lr
-    params = [p for p in t5.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(param_groups(net, lr, cfg.encoder_lr_scale), lr=lr, weight_decay=cfg.weight_decay)
     warm = min(cfg.warmup_steps, max(steps - 1, 0))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / (warm + 1) if s < warm else max(0.0, (steps - s) / max(1, steps - warm)))
@@ -139,9 +153,9 @@ def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: t
 
     bar = Progress("dsi training", total=steps)
     for step in range(1, steps + 1):
-        t5.train()
+        net.train()
         batch = {k: v.to(device) for k, v in next_batch().items()}
-        loss = t5(**batch).loss
+        loss = net(**batch).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
@@ -163,14 +177,14 @@ def train_dsi(model: DSIModel, ex: TrainExamples, cfg: DSITrainConfig, *, dev: t
                 log(f"step {step}: loss {np.mean(result.losses[-50:]):.4f}, dev {cfg.metric} {value:.4f}")
             if result.best_value is None or value > result.best_value:
                 result.best_value, result.best_step = value, step
-                best_state = {k: v.detach().clone() for k, v in t5.state_dict().items()}
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         elif log and step % cfg.eval_every == 0:
             log(f"step {step}: loss {np.mean(result.losses[-50:]):.4f}")
     result.train_s = time.perf_counter() - t_start - result.eval_s
     if best_state is not None and result.best_step != steps:
-        t5.load_state_dict(best_state)
-    t5.eval()
+        net.load_state_dict(best_state)
+    net.eval()
     return result
 
 
-__all__ = ["DSITrainResult", "train_dsi", "make_batch_fn", "dev_score"]
+__all__ = ["DSITrainResult", "train_dsi", "make_batch_fn", "dev_score", "param_groups"]

@@ -119,7 +119,7 @@ def run(cfg: DSIPruneStage, method: str, sparsity: float, seed: int, *, dataset_
     if "test" not in qrels:
         raise DataFormatError("the dataset has no test split", path=dataset_dir, fix="re-run the data stage")
     dev = (ds.split("dev").queries, qrels["dev"]) if "dev" in qrels and c.prune.selection == "train" else None
-    prunable = dsi_prunable(model.t5, c.prune.include_embeddings)
+    prunable = dsi_prunable(model.net, c.prune.include_embeddings)
     dense_prunable = sum(p.numel() for p in prunable.values())
     dense_total = model.num_parameters()
     tcfg = dataclasses.replace(c.train, seed=seed)
@@ -143,7 +143,7 @@ def run(cfg: DSIPruneStage, method: str, sparsity: float, seed: int, *, dataset_
     write_trec_run(evaluated["run"], out / "test.trec", tag=f"dsi-{cell_id(method, sparsity, seed)}")
     eval_s = time.perf_counter() - t1
     atomic_write_json(out / "per_query.json", {"test": per})
-    nonzero = nonzero_params(model.t5)
+    nonzero = nonzero_params(model.net)
     cid = cell_id(method, sparsity, seed)
     summary = {"cell": cid, "model": "dsi", "method": method, "target_sparsity": sparsity, "seed": seed,
                "achieved_sparsity": res.sparsity["all"], "encoder_sparsity": res.sparsity["encoder"],
@@ -164,7 +164,7 @@ def run(cfg: DSIPruneStage, method: str, sparsity: float, seed: int, *, dataset_
     write_cell(out / "cell.test.json", make_cell(
         task=dsi_stage.TASK, model="dsi", method=method, target_sparsity=sparsity,
         achieved_sparsity=res.sparsity["all"], seed=seed, split="test", primary_metric=dsi_stage.PRIMARY,
-        **dsi_stage.ranking_columns(agg), **sparsity_columns(model.t5, prunable),
+        **dsi_stage.ranking_columns(agg), **sparsity_columns(model.net, prunable),
         nonzero_params=nonzero, pqi=res.pqi, wall_time_s=wall, per_query_path=str(out / "per_query.json")))
     print(f"dsi_prune@{cid}: sparsity {res.sparsity['all']:.4f} (encoder {res.sparsity['encoder']:.4f}, decoder "
           f"{res.sparsity['decoder']:.4f}; target {sparsity}); test hits@10 {agg['hits@10']:.4f}, MAP "

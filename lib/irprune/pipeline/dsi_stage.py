@@ -148,11 +148,11 @@ def run(cfg: DSIStage, dataset_dir: Path = paths.DATASET, checkpoint_dir: Path =
         "total_s": time.perf_counter() - t0, "relevance_level": ecfg.relevance_level,
         "beam_size": c.retrieve.beam_size, "selection": c.train.selection, "selection_metric": c.train.metric})
     if "test" in qrels:
-        prunable = dsi_prunable(model.t5, c.prune.include_embeddings)
+        prunable = dsi_prunable(model.net, c.prune.include_embeddings)
         common = dict(task=TASK, target_sparsity=0.0, achieved_sparsity=0.0, split="test", primary_metric=PRIMARY)
         write_cell(cell_dir / "dense.test.json", make_cell(
             model="dsi", method="dense", seed=c.train.seed, **common, **ranking_columns(metrics),
-            **sparsity_columns(model.t5, prunable), nonzero_params=nonzero_params(model.t5),
+            **sparsity_columns(model.net, prunable), nonzero_params=nonzero_params(model.net),
             wall_time_s=time.perf_counter() - t0,
             per_query_path=str(run_dir / "per_query.json")))
         write_cell(cell_dir / "bm25.test.json", make_cell(model="bm25", method="bm25", seed=0, **common,
