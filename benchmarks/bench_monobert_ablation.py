@@ -80,8 +80,9 @@ def main() -> None:
     print(f"BM25 {args.split} {args.metric} {evaluate(test.qrels, bm25, cfg).metrics()[args.metric]:.4f}", flush=True)
     variant("full", lambda m: None)
     if not args.no_heads:
-        variant("without the layer-0 kernel block", zero([0]))
-        variant("the layer-0 kernel block alone", zero(range(1, blocks), cls=True))
+        if net.cfg.cedr_embedding_kernels:       # block 0 pools the embedding output
+            variant("without the layer-0 kernel block", zero([0]))
+            variant("the layer-0 kernel block alone", zero(range(1, blocks), cls=True))
         variant("the [CLS] classifier alone", zero(range(blocks)))
     for sparsity in args.sparsities:
         for method in ("magnitude", "random"):
