@@ -170,9 +170,24 @@ def test_frozen_word_embeddings_get_no_gradient(tok: Any) -> None:
     assert model.bert.bert.embeddings.position_embeddings.weight.requires_grad
 
 
+def _cedr_score_by_hand(model: Any, tok: Any, batch: Any, first_state: int) -> Any:
+    """The [CLS] logit plus the kernel head over K-NRM features of ``hidden_states[first_state:]``."""
+    from irprune.models.kernel_pooling import cosine_matrix
+
+    out = model.bert.bert(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")},
+                          output_hidden_states=True)
+    logits = model.bert.classifier(out.last_hidden_state[:, 0])
+    ids, types, att = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
+    content = att.bool() & (ids != tok.sep_token_id) & (ids != tok.cls_token_id)
+    # query tokens: type 0 content; passage tokens: type 1 content (row 0: "bert pruning" | 5 words)
+    assert int((content & (types == 0))[0].sum()) == len(tok.tokenize("bert pruning"))
+    feats = torch.cat([model.kernels(cosine_matrix(h, h), content & (types == 0), content & (types == 1))
+                       for h in out.hidden_states[first_state:]], dim=-1)
+    return logits[:, 1] - logits[:, 0] + model.kernel_head(feats)[:, 0]
+
+
 def test_cedr_head_adds_knrm_features_of_every_layer_to_the_cls_score(tok: Any, tmp_path: Path) -> None:
     from irprune.models import load_checkpoint, save_checkpoint
-    from irprune.models.kernel_pooling import cosine_matrix
 
     model = build_model("monobert", model_config("monobert", "small", {**TINY, "pooling": "cedr",
                                                                        "head_lr_scale": 10.0}), tok, seed=0)
@@ -183,17 +198,7 @@ def test_cedr_head_adds_knrm_features_of_every_layer_to_the_cls_score(tok: Any, 
     batch = model.collate([("bert pruning", "pruning removes weights from bert"), ("fox", "a cross encoder")])
     model.eval()
     with torch.no_grad():
-        out = model.bert.bert(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")},
-                              output_hidden_states=True)
-        logits = model.bert.classifier(out.last_hidden_state[:, 0])
-        ids, types, att = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
-        content = att.bool() & (ids != tok.sep_token_id) & (ids != tok.cls_token_id)
-        # query tokens: type 0 content; passage tokens: type 1 content (row 0: "bert pruning" | 5 words)
-        assert int((content & (types == 0))[0].sum()) == len(tok.tokenize("bert pruning"))
-        feats = torch.cat([model.kernels(cosine_matrix(h, h), content & (types == 0), content & (types == 1))
-                           for h in out.hidden_states], dim=-1)
-        expected = logits[:, 1] - logits[:, 0] + model.kernel_head(feats)[:, 0]
-        assert torch.allclose(model(batch), expected, atol=1e-5)
+        assert torch.allclose(model(batch), _cedr_score_by_hand(model, tok, batch, first_state=0), atol=1e-5)
     (head, scale), = model.lr_scales()
     assert scale == 10.0 and {id(p) for p in head} == {id(p) for p in [*model.bert.classifier.parameters(),
                                                                          *model.kernel_head.parameters()]}
@@ -205,8 +210,6 @@ def test_cedr_head_adds_knrm_features_of_every_layer_to_the_cls_score(tok: Any, 
 
 
 def test_cedr_without_embedding_kernels_reads_only_the_transformer_layers(tok: Any) -> None:
-    from irprune.models.kernel_pooling import cosine_matrix
-
     model = build_model("monobert", model_config("monobert", "small", {
         **TINY, "pooling": "cedr", "cedr_embedding_kernels": False}), tok, seed=0)
     assert model.kernel_head.in_features == TINY["layers"] * model.kernels.n_kernels
@@ -214,20 +217,7 @@ def test_cedr_without_embedding_kernels_reads_only_the_transformer_layers(tok: A
     batch = model.collate([("bert pruning", "pruning removes weights from bert"), ("fox", "a cross encoder")])
     model.eval()
     with torch.no_grad():
-        out = model.bert.bert(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")},
-                              output_hidden_states=True)
-        ids, types, att = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
-        content = att.bool() & (ids != tok.sep_token_id) & (ids != tok.cls_token_id)
-        feats = torch.cat([model.kernels(cosine_matrix(h, h), content & (types == 0), content & (types == 1))
-                           for h in out.hidden_states[1:]], dim=-1)
-        logits = model.bert.classifier(out.last_hidden_state[:, 0])
-        assert torch.allclose(model(batch), logits[:, 1] - logits[:, 0] + model.kernel_head(feats)[:, 0], atol=1e-5)
-        # the embedding output no longer reaches the score: zeroing every encoder weight changes it
-        before = model(batch)
-        for layer in model.bert.bert.encoder.layer:
-            for lin in (layer.attention.output.dense, layer.output.dense):
-                lin.weight.zero_()
-        assert not torch.allclose(model(batch), before, atol=1e-4)
+        assert torch.allclose(model(batch), _cedr_score_by_hand(model, tok, batch, first_state=1), atol=1e-5)
 
 
 def test_trainer_puts_the_head_in_its_own_learning_rate_group(tok: Any) -> None:
