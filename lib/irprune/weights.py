@@ -28,7 +28,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from .errors import ConfigError, RegistryError
 
@@ -233,6 +233,29 @@ def resolve(name: str, local_dir: Optional[str | Path] = None, allow_download: O
                       f"{', '.join(ckpt.files)}")
 
 
+def check_keep_layers(key: str, keep_layers: Optional[int], n_layers: int, spec: str) -> None:
+    """Refuse a ``keep_layers`` (params key ``key``) above the ``n_layers`` encoder layers of checkpoint ``spec``."""
+    if keep_layers is not None and keep_layers > n_layers:
+        raise ConfigError(f"params.yaml: {key} = {keep_layers} exceeds the {n_layers} layers of {spec!r}; fix: set "
+                          f"it to at most {n_layers} (or null = all)")
+
+
+def quiet_load(load: Callable[[], Any]) -> Any:
+    """Run a ``from_pretrained`` call with transformers' load report (new heads, unused or dropped weights) and
+    progress bars silenced, restoring both afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    level, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return load()
+    finally:
+        hf_logging.set_verbosity(level)
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m irprune.weights",
                                  description="Fetch and verify the registered pretrained checkpoints.")
@@ -266,5 +289,5 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["CACHE", "CHECKPOINTS", "Checkpoint", "get", "is_registered", "offline", "register", "resolve",
-           "sha256", "verify"]
+__all__ = ["CACHE", "CHECKPOINTS", "Checkpoint", "check_keep_layers", "get", "is_registered", "offline",
+           "quiet_load", "register", "resolve", "sha256", "verify"]

@@ -12,8 +12,8 @@
   size = the encoder's, so no projection) over a vocabulary of only ``<pad>`` 0, ``</s>`` 1, the decoder start 2
   and the id tokens from 3; its output layer is tied to its input embedding, as T5's.
 
-Each :class:`Arch` builds a network (and the input tokenizer), rebuilds one from its stored config, names the
-decoder's special tokens and the id-token output matrix (pruned only with ``dsi.prune.include_embeddings``).
+Each :class:`Arch` builds a network (and the input tokenizer), rebuilds one from its stored config and names
+the decoder's special tokens.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ class Arch:
 
     name: str
     config_file: str                                   # the network config inside a DSI checkpoint directory
-    output_layer: tuple[str, ...]                      # id-token output matrix (tied to the decoder embedding)
     build: Callable[[DSIModelConfig, Sequence[str], DocIds], Built]
     from_config: Callable[[Mapping[str, Any]], nn.Module]
     decoder_tokens: Callable[[Tokenizer], DecoderTokens]
@@ -116,7 +115,7 @@ def _check_t5(net: nn.Module, tok: Tokenizer, id_offset: int) -> None:
 
 
 ARCHS.add("t5", Arch(
-    name="t5", config_file="t5_config.json", output_layer=("lm_head.weight",), build=_build_t5,
+    name="t5", config_file="t5_config.json", build=_build_t5,
     from_config=_t5_from_config, decoder_tokens=lambda tok: DecoderTokens(tok.pad_id, tok.eos_id, tok.pad_id),
     check=_check_t5))
 
@@ -140,7 +139,6 @@ def _bert_from_config(d: Mapping[str, Any]) -> nn.Module:
 def _build_bert(cfg: DSIModelConfig, corpus_texts: Sequence[str], docids: DocIds) -> Built:
     from transformers import AutoConfig, BertConfig, BertLMHeadModel, BertModel, EncoderDecoderConfig
     from transformers import EncoderDecoderModel
-    from transformers.utils import logging as hf_logging
 
     from .. import weights
 
@@ -154,25 +152,14 @@ def _build_bert(cfg: DSIModelConfig, corpus_texts: Sequence[str], docids: DocIds
         raise ConfigError(f"params.yaml: dsi.model.checkpoint = {cfg.checkpoint!r} holds a {enc_config.model_type!r} "
                           "model; fix: name a BERT checkpoint (arch bert needs a BertModel encoder)")
     n_layers = enc_config.num_hidden_layers
-    if cfg.keep_layers is not None and cfg.keep_layers > n_layers:
-        raise ConfigError(f"params.yaml: dsi.model.keep_layers = {cfg.keep_layers} exceeds the {n_layers} layers of "
-                          f"{cfg.checkpoint!r}; fix: set it to at most {n_layers} (or null = all)")
+    weights.check_keep_layers("dsi.model.keep_layers", cfg.keep_layers, n_layers, cfg.checkpoint)
     hidden = enc_config.hidden_size
     if hidden % cfg.num_heads:
         raise ConfigError(f"params.yaml: dsi.model.num_heads = {cfg.num_heads} must divide the hidden size {hidden} "
                           f"of {cfg.checkpoint!r} (arch bert: the decoder's heads); fix: pick a divisor of {hidden}")
-    verbosity, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()          # the checkpoint's unused pooler is reported as "not used"
-    hf_logging.disable_progress_bar()
-    try:
-        encoder = BertModel.from_pretrained(
-            str(path), local_files_only=True, add_pooling_layer=False,
-            num_hidden_layers=cfg.keep_layers or n_layers,
-            hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout)
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bar:
-            hf_logging.enable_progress_bar()
+    encoder = weights.quiet_load(lambda: BertModel.from_pretrained(       # the unused pooler is reported "not used"
+        str(path), local_files_only=True, add_pooling_layer=False, num_hidden_layers=cfg.keep_layers or n_layers,
+        hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout))
     tok = HFTokenizer.from_dir(path)
     n_vocab = 3 + docids.n_tokens
     decoder = BertLMHeadModel(BertConfig(
@@ -198,8 +185,8 @@ def _check_bert(net: nn.Module, tok: Tokenizer, id_offset: int) -> None:
 
 
 ARCHS.add("bert", Arch(
-    name="bert", config_file="encoder_decoder_config.json", output_layer=("decoder.cls.predictions.decoder.weight",),
-    build=_build_bert, from_config=_bert_from_config, decoder_tokens=lambda tok: BERT_DECODER, check=_check_bert))
+    name="bert", config_file="encoder_decoder_config.json", build=_build_bert, from_config=_bert_from_config,
+    decoder_tokens=lambda tok: BERT_DECODER, check=_check_bert))
 
 
 __all__ = ["ARCHS", "Arch", "BERT_DECODER", "Built", "DecoderTokens"]

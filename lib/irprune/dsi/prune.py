@@ -24,7 +24,6 @@ from ..pruning import (Mask, MethodSettings, PruningLog, ScoreContext, current_m
 from ..pruning.cell import TrainHooks
 from ..pruning.driver import run_method
 from ..pruning.prunable import effective_named_tensors
-from .arch import ARCHS
 from .config import DSIPruneConfig, DSITrainConfig
 from .data import TrainExamples
 from .model import DSIModel
@@ -35,10 +34,12 @@ def dsi_prunable(net: nn.Module, include_embeddings: bool = False) -> dict[str, 
     """The weight matrices of a DSI network that are pruned: every ``nn.Linear`` of encoder and decoder
     (attention q/k/v/o, cross-attention, feed-forward; arch bert also its output transform), and the embedding
     matrices -- among them the id-token output layer tied to the decoder's embedding (T5's ``shared.weight``, arch
-    bert's decoder word embedding; :attr:`irprune.dsi.arch.Arch.output_layer`) -- only with ``include_embeddings``.
+    bert's decoder word embedding: the network's ``get_output_embeddings()``) -- only with ``include_embeddings``.
     An untied ``lm_head`` (pretrained T5 v1.1) counts as the embedding matrix."""
     kinds = ("linear", "embedding") if include_embeddings else ("linear",)
-    excl = () if include_embeddings else tuple(n for a in ARCHS for n in ARCHS.get(a).output_layer)
+    out = net.get_output_embeddings()
+    excl = () if include_embeddings else tuple(
+        f"{name}.weight" for name, m in net.named_modules(remove_duplicate=False) if m is out)
     return prunable_parameters(net, include=kinds, exclude_names=excl)
 
 

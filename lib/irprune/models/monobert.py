@@ -146,10 +146,8 @@ def load_pretrained(spec: str, head: str = "two_class", weights_dir: Optional[st
             raise ConfigError(f"monobert.pretrained = {spec!r} has no tokenizer (tokenizer.json or vocab.txt); "
                               "fix: save the tokenizer into the checkpoint directory (pretrain_mlm does)")
         n_layers = AutoConfig.from_pretrained(str(path), local_files_only=True).num_hidden_layers
-        if keep_layers is not None and keep_layers > n_layers:
-            raise ConfigError(f"monobert.keep_layers = {keep_layers} exceeds the {n_layers} layers of {spec!r}; "
-                              f"fix: set it to at most {n_layers} (or null)")
-        model = _quiet(lambda: BertForSequenceClassification.from_pretrained(
+        weights.check_keep_layers("models.monobert.keep_layers", keep_layers, n_layers, spec)
+        model = weights.quiet_load(lambda: BertForSequenceClassification.from_pretrained(
             str(path), num_labels=num_labels, local_files_only=True, **extra))
         tok = load_tokenizer(path)
         check_vocab(tok, model.config.vocab_size, spec)
@@ -179,18 +177,6 @@ def check_vocab(tokenizer: Any, vocab_size: int, spec: str) -> None:
         raise ConfigError(f"monobert.pretrained = {spec!r}: the tokenizer has {len(tokenizer)} tokens but the "
                           f"checkpoint's embedding has {vocab_size} rows; fix: use the tokenizer saved with this "
                           "checkpoint (a tokenizer and weights from different models cannot be combined)")
-
-
-def _quiet(load: Any) -> Any:
-    """Run a ``from_pretrained`` call with transformers' load report (new head, dropped layers) silenced."""
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        return load()
-    finally:
-        hf_logging.set_verbosity(level)
 
 
 @MODELS.register("monobert")
