@@ -230,3 +230,33 @@ def test_trainer_puts_the_head_in_its_own_learning_rate_group(tok: Any) -> None:
     assert [g["lr"] for g in groups] == [1e-4, 1e-3]
     assert sum(len(g["params"]) for g in groups) == len(params)
     assert len(groups[1]["params"]) == 4                       # classifier and kernel head: weights and biases
+
+
+def test_biencoder_prior_adds_the_encoders_own_mean_pooled_cosine(tok: Any, tmp_path: Path) -> None:
+    from irprune.models.checkpoint import load_checkpoint, save_checkpoint
+
+    model = build_model("monobert", model_config("monobert", "small", {
+        **TINY, "pooling": "cedr", "biencoder_prior": True, "prior_scale": 20.0}), tok, seed=0).eval()
+    pairs = [("bert pruning", "pruning removes weights from bert"), ("fox", "a cross encoder reads the query")]
+    batch = model.collate(pairs)
+    torch.nn.init.zeros_(model.bert.classifier.weight)
+    torch.nn.init.zeros_(model.bert.classifier.bias)           # kernel head starts at zero: the prior alone is left
+
+    def alone(text: str) -> torch.Tensor:                      # sentence-transformers' mean pooling, by hand
+        ids = torch.tensor([[tok.cls_token_id, *tok(text, add_special_tokens=False)["input_ids"], tok.sep_token_id]])
+        states = model.bert.bert(input_ids=ids).last_hidden_state[0]
+        return torch.nn.functional.normalize(states.mean(0), dim=-1)
+
+    with torch.no_grad():
+        expected = torch.stack([20.0 * alone(q) @ alone(d) for q, d in pairs])
+        torch.testing.assert_close(model(batch), expected, atol=1e-5, rtol=1e-5)
+    (head, _), = model.lr_scales()
+    assert any(p is model.prior_scale for p in head)            # the scale learns at the head's rate
+    with torch.no_grad():
+        model.prior_scale.fill_(7.0)
+    save_checkpoint(model, tmp_path / "m")
+    again = load_checkpoint(tmp_path / "m").eval()
+    with torch.no_grad():
+        assert float(again.prior_scale) == 7.0 and torch.allclose(again(batch), model(batch), atol=1e-5)
+    with pytest.raises(ConfigError, match="biencoder_prior needs pooling"):
+        model_config("monobert", "small", {**TINY, "pooling": "pooler", "biencoder_prior": True})

@@ -258,6 +258,17 @@ def test_min_delta_and_last_selection() -> None:
         Trainer(model, from_mapping(TrainConfig, {**CFG, "selection": "best"}), pool)
 
 
+def test_eval_at_start_lets_selection_keep_the_starting_weights() -> None:
+    values = iter([0.8, 0.3, 0.5, 0.4])
+
+    model, pool, cfg = _setup(epochs=1, eval_every=2, selection="best", eval_at_start=True)
+    start = _weights(model)
+    res = Trainer(model, cfg, pool, evaluator=lambda m: {"mrr@10": next(values)}).fit()
+    assert [e["step"] for e in res.evaluations] == [0, 2, 4, 6] and res.evaluations[0]["train_loss"] is None
+    assert res.selected_step == 0 and res.selected_metric == 0.8 and res.steps == 6
+    assert _same(_weights(model), start)
+
+
 def test_config_errors_name_the_key() -> None:
     with pytest.raises(ConfigError, match="train.loss"):
         from_mapping(TrainConfig, {"loss": "pointwise"}, prefix="train")

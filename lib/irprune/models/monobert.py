@@ -20,6 +20,12 @@ masked mean of the token states, or (``cedr``) the raw ``[CLS]`` state plus K-NR
 joint encoding: CEDR-KNRM (MacAvaney et al. 2019, "CEDR: Contextualized Embeddings for Document Ranking").  all-MiniLM-L6-v2 was trained through mean pooling and its pooler never was:
 through that pooler a cross-encoder does not even memorise one batch in 30 AdamW steps, through the raw ``[CLS]``
 or the mean it does in 15-25 (docs/research-log.md).
+
+``biencoder_prior`` adds the checkpoint's own zero-shot bi-encoder score (the same encoder run on the query and on
+the passage alone, mean-pooled and normalised as all-MiniLM-L6-v2 was trained; a learned scale) to the head's
+score, so fine-tuning learns a residual over what the checkpoint knows instead of replacing it (the residual
+design of CLEAR, Gao et al. 2021, with the bi-encoder in the place of BM25).  With ``train.eval_at_start`` the
+selection can keep the zero-shot start.
 """
 
 from __future__ import annotations
@@ -63,6 +69,12 @@ class MonoBERTConfig:
     cedr_embedding_kernels: bool = param(
         True, doc="cedr: also pool the embedding output's similarities (layer 0, as CEDR does); false = only the "
         "transformer layers' states, so the score depends on the weights that pruning removes")
+    biencoder_prior: bool = param(
+        False, doc="add the checkpoint's own bi-encoder score s * cos(mean E(q), mean E(p)) (E = this encoder on the "
+        "query and on the passage alone, as all-MiniLM-L6-v2 was trained): the cross-encoder learns a residual over "
+        "what the checkpoint knows zero-shot")
+    prior_scale: float = param(20.0, gt=0, doc="initial s of the bi-encoder prior (learned; 20 = the contrastive "
+                               "scale all-MiniLM-L6-v2 was trained with)")
     vocab_size: Optional[int] = param(None, ge=1, doc="embedding rows; null = the tokenizer's size")
     hidden: int = param(128, ge=1, doc="hidden size (paper 768)")
     layers: int = param(2, ge=1, doc="transformer layers (paper 12)")
@@ -74,6 +86,9 @@ class MonoBERTConfig:
     max_doc_len: int = param(96, ge=1, doc="default passage tokens (paper 512 - 64 - 3 = 445)")
 
     def validate(self) -> None:
+        if self.biencoder_prior and self.pooling == "pooler":
+            raise ConfigError("params.yaml: models.monobert.biencoder_prior needs pooling cls, mean or cedr (the "
+                              "prior adds to a head that reads the encoder's states); fix: set pooling: cedr")
         if self.hidden % self.heads:
             raise ConfigError(f"params.yaml: model.monobert.heads = {self.heads} must divide hidden = {self.hidden}")
         if self.pretrained is None and self.max_query_len + self.max_doc_len + 3 > self.max_len:
@@ -207,6 +222,8 @@ class MonoBERT(Ranker):
             self.kernel_head = torch.nn.Linear(n_states * self.kernels.n_kernels, 1)
             torch.nn.init.zeros_(self.kernel_head.weight)    # the score starts as the [CLS] head's alone
             torch.nn.init.zeros_(self.kernel_head.bias)
+        if cfg.biencoder_prior:
+            self.prior_scale = torch.nn.Parameter(torch.tensor(float(cfg.prior_scale)))
 
     @classmethod
     def build(cls, cfg: MonoBERTConfig, text: Any) -> "MonoBERT":
@@ -280,13 +297,38 @@ class MonoBERT(Ranker):
             ids[i, : len(r)] = torch.tensor(r)
             tt[i, : len(t)] = torch.tensor(t)
             att[i, : len(r)] = 1
-        return {"input_ids": ids, "token_type_ids": tt, "attention_mask": att}
+        out = {"input_ids": ids, "token_type_ids": tt, "attention_mask": att}
+        if self.cfg.biencoder_prior:      # each side alone, [CLS] text [SEP], for the bi-encoder prior
+            for side, seqs, limit in (("q", enc[0::2], max_query_len), ("d", enc[1::2], max_doc_len)):
+                alone = [[cls_id, *x[:limit], sep_id] for x in seqs]
+                w = max(len(r) for r in alone)
+                side_ids = torch.full((len(alone), w), pad_id, dtype=torch.long)
+                side_att = torch.zeros(len(alone), w, dtype=torch.long)
+                for i, r in enumerate(alone):
+                    side_ids[i, : len(r)] = torch.tensor(r)
+                    side_att[i, : len(r)] = 1
+                out[f"{side}_input_ids"], out[f"{side}_attention_mask"] = side_ids, side_att
+        return out
+
+    def _encode_alone(self, ids: Tensor, att: Tensor) -> Tensor:
+        """Mean-pooled, L2-normalised states of one side encoded alone (sentence-transformers' pooling)."""
+        states = self.bert.bert(input_ids=ids, attention_mask=att, token_type_ids=torch.zeros_like(ids)).last_hidden_state
+        mask = att.unsqueeze(-1).to(states.dtype)
+        return torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1).clamp(min=1.0), dim=-1)
+
+    def biencoder_score(self, batch: Batch) -> Tensor:
+        """``s * cos(mean E(q), mean E(p))``: the checkpoint's zero-shot bi-encoder score, scaled."""
+        q = self._encode_alone(batch["q_input_ids"], batch["q_attention_mask"])
+        d = self._encode_alone(batch["d_input_ids"], batch["d_attention_mask"])
+        return self.prior_scale * (q * d).sum(-1)
 
     def lr_scales(self) -> list[tuple[list[torch.nn.Parameter], float]]:
         """The new score head's parameters and their learning-rate multiplier (read by the trainer)."""
         head = list(self.bert.classifier.parameters())
         if self.cfg.pooling == "cedr":
             head += list(self.kernel_head.parameters())
+        if self.cfg.biencoder_prior:
+            head.append(self.prior_scale)
         return [(head, self.cfg.head_lr_scale)]
 
     def _kernel_features(self, batch: Batch, hidden_states: Sequence[Tensor]) -> Tensor:
@@ -316,9 +358,12 @@ class MonoBERT(Ranker):
             else:
                 rep = states[:, 0]
             logits = self.bert.classifier(self.bert.dropout(rep))
+            score = logits[:, 1] - logits[:, 0] if logits.shape[-1] == 2 else logits[:, 0]
             if self.cfg.pooling == "cedr":
-                extra = self.kernel_head(self._kernel_features(batch, out.hidden_states))[:, 0]
-                return (logits[:, 1] - logits[:, 0] if logits.shape[-1] == 2 else logits[:, 0]) + extra
+                score = score + self.kernel_head(self._kernel_features(batch, out.hidden_states))[:, 0]
+            if self.cfg.biencoder_prior:
+                score = score + self.biencoder_score(batch)
+            return score
         if logits.shape[-1] == 2:
             return logits[:, 1] - logits[:, 0]                               # logit of P(relevant)
         return logits[:, 0]

@@ -40,6 +40,8 @@ class TrainConfig:
     weight_decay: float = param(0.01, ge=0, doc="AdamW decoupled weight decay")
     grad_clip: float = param(1.0, ge=0, doc="clip the global gradient norm to this (0 = off)")
     eval_every: int = param(100, ge=1, doc="evaluate on dev every this many optimizer steps (and at the end)")
+    eval_at_start: bool = param(False, doc="also evaluate before the first step, so selection may keep the "
+                                "starting weights (a ranker that starts from a useful score)")
     eval_queries: Optional[int] = param(None, ge=1, doc="dev queries used for early stopping (null = all; "
                                                          "the first n in id order)")
     eval_depth: int = param(100, ge=1, doc="BM25 candidates a ranker re-ranks: in checkpoint selection and in "

@@ -252,6 +252,10 @@ class Trainer:
             from ..progress import Progress
 
             bar = Progress(self.progress_label, total=self.total_steps)
+        if cfg.eval_at_start and self.evaluator is not None and self.global_step == 0 and not self.evaluations:
+            rec = self.evaluate()
+            if bar is not None:
+                bar.note(f"step 0: dev {cfg.metric} = {rec['dev'][cfg.metric]:.4f}")
         while not self.finished and self.global_step < self.total_steps:
             self.epoch, batch = divmod(self.global_step, self.steps_per_epoch)
             loss = self.train_step(batch_groups(self.pool, cfg.negatives, cfg.batch_queries, cfg.seed,
