@@ -6,10 +6,12 @@ over all queries of a split (BM25's top 30 re-ranked and the rest kept, one thre
 
 * with parts of its CEDR head zeroed: the kernel block over layer 0 (the embedding output, never pruned), every
   other kernel block, the ``[CLS]`` classifier;
+* with the bi-encoder prior (``biencoder_prior``) alone, or without it;
 * after one-shot pruning of its prunable weights (``prune.include`` minus ``prune.exclude`` and the model's
   ``never_pruned`` heads) by magnitude and at random, with no recovery fine-tuning at all.
 
-    python benchmarks/bench_monobert_ablation.py [--seed 0] [--sparsities 0.5 0.9] [--split test] [--metric mrr@10]
+    python benchmarks/bench_monobert_ablation.py [--seed 0] [--sparsities 0.5 0.9] [--split test [dev]] [--metric mrr@10]
+    # several splits are pooled (a k-fold overlay's dev + test = every judged query); p = paired t-test vs BM25
     # after dvc repro train@monobert-0 (on a k-fold overlay: train@monobert-0 of the fold in params)
 """
 
@@ -29,6 +31,7 @@ from irprune.models import load_checkpoint
 from irprune.pruning import fold, prunable_parameters, prune_oneshot
 from irprune.rerank import rerank
 from irprune.runs import read_trec_run
+from irprune.significance import compare
 from irprune.stages import load_stage
 
 
@@ -36,7 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0, help="training seed of the dense model")
     ap.add_argument("--sparsities", nargs="*", type=float, default=[0.5, 0.9])
-    ap.add_argument("--split", default="test", help="the dataset split evaluated (test, dev)")
+    ap.add_argument("--split", nargs="+", default=["test"], help="the dataset split(s) evaluated, pooled (test, dev)")
     ap.add_argument("--metric", default="mrr@10", help="a metric name as in evaluation.metrics (mrr@10, ndcg@10)")
     ap.add_argument("--no-heads", action="store_true", help="skip the head ablations (full model and pruning only)")
     args = ap.parse_args()
@@ -46,18 +49,28 @@ def main() -> None:
     stage = load_stage("prune", "params.yaml", item={"model": "monobert"})
     prune_cfg = stage.prune
     ds = read_dataset(paths.DATASET)
-    if args.split not in ds.splits:
-        raise SystemExit(f"error: split {args.split!r} not in the dataset; it has {', '.join(sorted(ds.splits))}")
-    test, bm25 = ds.splits[args.split], read_trec_run(paths.bm25_run(args.split))
+    missing = [s for s in args.split if s not in ds.splits]
+    if missing:
+        raise SystemExit(f"error: split(s) {missing} not in the dataset; it has {', '.join(sorted(ds.splits))}")
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    bm25: dict[str, dict[str, float]] = {}
+    for name in args.split:
+        queries.update(ds.splits[name].queries)
+        qrels.update(ds.splits[name].qrels)
+        bm25.update(read_trec_run(paths.bm25_run(name)))
+    where = "+".join(args.split)
     cfg = EvalConfig(metrics=(args.metric,), relevance_level=stage.evaluation.relevance_level)
+    base = evaluate(qrels, bm25, cfg)
 
     def variant(name: str, change: Callable[[nn.Module], None]) -> None:
         m = copy.deepcopy(net)
         change(m)
         with torch.inference_mode():
-            run = rerank(m, test.queries, ds.corpus, bm25, depth=30, keep_rest=True)
-        value = evaluate(test.qrels, run, cfg).metrics()[args.metric]
-        print(f"{name:<58} {args.split} {args.metric} {value:.4f}", flush=True)
+            run = rerank(m, queries, ds.corpus, bm25, depth=30, keep_rest=True)
+        res = evaluate(qrels, run, cfg)
+        p = compare(res.per_query[args.metric], base.per_query[args.metric]).p_value
+        print(f"{name:<58} {where} {args.metric} {res.metrics()[args.metric]:.4f}  (p vs BM25 {p:.3g})", flush=True)
 
     k = net.kernels.n_kernels
     blocks = net.kernel_head.weight.shape[1] // k
@@ -71,14 +84,22 @@ def main() -> None:
                     m.bert.classifier.weight.zero_()
         return change
 
+    def no_prior(m: nn.Module) -> None:
+        with torch.no_grad():
+            m.prior_scale.zero_()
+
     def pruned(method: str, sparsity: float) -> Callable[[nn.Module], None]:
         def change(m: nn.Module) -> None:
             prune_oneshot(m, method, sparsity, prunable=prunable_parameters(m, prune_cfg.include, prune_cfg.exclude))
             fold(m)
         return change
 
-    print(f"BM25 {args.split} {args.metric} {evaluate(test.qrels, bm25, cfg).metrics()[args.metric]:.4f}", flush=True)
+    print(f"BM25 {where} {args.metric} {base.metrics()[args.metric]:.4f} over {base.metrics()['num_queries']} "
+          "queries", flush=True)
     variant("full", lambda m: None)
+    if not args.no_heads and net.cfg.biencoder_prior:
+        variant("the bi-encoder prior alone", zero(range(blocks), cls=True))
+        variant("without the bi-encoder prior", no_prior)
     if not args.no_heads:
         if net.cfg.cedr_embedding_kernels:       # block 0 pools the embedding output
             variant("without the layer-0 kernel block", zero([0]))
