@@ -206,3 +206,17 @@ def test_question_one_over_training_seeds_matches_a_brute_force_recomputation(tm
         assert m.values[name] == (f"{p:.1e}" if p < 1e-3 else f"{p:.3g}"), name
     assert m.values["BertGmpQOneText"] == "not run" and m.values["BertGmpQOneEightySeeds"] == "0"
     assert "pooled over seeds" in m.values["QOneSeedTestText"] and "4 tests" in m.values["QOneSeedTestText"]
+
+
+def test_bert_start_flags_say_which_head_and_whether_the_bi_encoder_prior_is_on():
+    start = {"checkpoint": "minilm-l6", "layers": 6, "hidden": 384, "head": "cedr", "biencoder_prior": True}
+    m = macros.Macros()
+    macros.add_bert_start(m, start)
+    assert m.flags == {"HaveBertStart": True, "BertHeadCedr": True, "BertPrior": True}
+    assert m.values["BertStart"] == "minilm-l6 (6 layers, hidden size 384)"
+    m = macros.Macros()
+    macros.add_bert_start(m, {**start, "head": "cls", "biencoder_prior": False})
+    assert m.flags == {"HaveBertStart": True, "BertHeadCedr": False, "BertPrior": False}
+    m = macros.Macros()
+    macros.add_bert_start(m, None)                 # monoBERT not run: every flag off, the paper still builds
+    assert not any(m.flags.values())
