@@ -28,9 +28,9 @@ from irprune import paths
 from irprune.data.store import read_dataset
 from irprune.evaluation import EvalConfig, evaluate
 from irprune.models import load_checkpoint
+from irprune.pipeline.bm25_stage import pooled_with_candidates
 from irprune.pruning import fold, prunable_parameters, prune_oneshot
 from irprune.rerank import rerank
-from irprune.runs import read_trec_run
 from irprune.significance import compare
 from irprune.stages import load_stage
 
@@ -49,16 +49,8 @@ def main() -> None:
     stage = load_stage("prune", "params.yaml", item={"model": "monobert"})
     prune_cfg = stage.prune
     ds = read_dataset(paths.DATASET)
-    missing = [s for s in args.split if s not in ds.splits]
-    if missing:
-        raise SystemExit(f"error: split(s) {missing} not in the dataset; it has {', '.join(sorted(ds.splits))}")
-    queries: dict[str, str] = {}
-    qrels: dict[str, dict[str, int]] = {}
-    bm25: dict[str, dict[str, float]] = {}
-    for name in args.split:
-        queries.update(ds.splits[name].queries)
-        qrels.update(ds.splits[name].qrels)
-        bm25.update(read_trec_run(paths.bm25_run(name)))
+    pooled, bm25 = pooled_with_candidates(ds, args.split)
+    queries, qrels = pooled.queries, pooled.qrels
     where = "+".join(args.split)
     cfg = EvalConfig(metrics=(args.metric,), relevance_level=stage.evaluation.relevance_level)
     base = evaluate(qrels, bm25, cfg)

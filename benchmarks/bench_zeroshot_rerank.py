@@ -20,7 +20,8 @@ from irprune import paths, weights
 from irprune.data.store import read_dataset
 from irprune.dense.encoder import BiEncoder
 from irprune.evaluation import EvalConfig, evaluate
-from irprune.runs import read_trec_run, sort_ranking
+from irprune.pipeline.bm25_stage import pooled_with_candidates
+from irprune.runs import sort_ranking
 from irprune.significance import compare
 from irprune.stages import load_stage
 
@@ -41,16 +42,8 @@ def main() -> None:
         weights.check_keep_layers("--layers", args.layers, len(enc.doc.encoder.layer), args.checkpoint)
         enc.doc.encoder.layer = enc.doc.encoder.layer[: args.layers]
     ds = read_dataset(paths.DATASET)
-    missing = [s for s in args.split if s not in ds.splits]
-    if missing:
-        raise SystemExit(f"error: split(s) {missing} not in the dataset; it has {', '.join(sorted(ds.splits))}")
-    queries: dict[str, str] = {}
-    qrels: dict[str, dict[str, int]] = {}
-    bm25: dict[str, dict[str, float]] = {}
-    for name in args.split:
-        queries.update(ds.splits[name].queries)
-        qrels.update(ds.splits[name].qrels)
-        bm25.update(read_trec_run(paths.bm25_run(name)))
+    pooled, bm25 = pooled_with_candidates(ds, args.split)
+    queries, qrels = pooled.queries, pooled.qrels
     qids = sorted(q for q in qrels if qrels[q])
     ranked = {q: [d for d, _ in sort_ranking(bm25.get(q, {}))] for q in qids}
     docs = sorted({d for q in qids for d in ranked[q][: args.depth]})

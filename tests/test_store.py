@@ -75,3 +75,19 @@ def test_dataset_card_numbers() -> None:
     assert test["query_length"]["max"] == 2.0 and test["queries_with_candidates"] == 2
     assert card["splits"]["train"]["judged_queries"] == 0
     assert dataset_card(small(), rel_threshold=2)["splits"]["test"]["positives_per_query"]["max"] == 1.0
+
+
+def test_pooled_splits_join_disjoint_query_sets_and_refuse_overlaps_and_unknown_names():
+    from irprune.data.types import RetrievalDataset, Split
+
+    ds = RetrievalDataset(corpus={"d1": "a", "d2": "b"}, splits={
+        "dev": Split(queries={"1": "x"}, qrels={"1": {"d1": 1}}),
+        "test": Split(queries={"2": "y", "3": "z"}, qrels={"2": {"d2": 2}}),
+        "other": Split(queries={"2": "again"})})
+    both = ds.pooled(["dev", "test"])
+    assert both.queries == {"1": "x", "2": "y", "3": "z"} and both.qrels == {"1": {"d1": 1}, "2": {"d2": 2}}
+    assert both.judged_queries() == {"1": "x", "2": "y"}
+    with pytest.raises(KeyError, match="available splits: dev, other, test"):
+        ds.pooled(["dev", "train"])
+    with pytest.raises(ValueError, match="share query ids"):
+        ds.pooled(["test", "other"])

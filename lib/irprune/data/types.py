@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from collections import ChainMap
-from typing import Dict, List, Mapping
+from typing import Dict, List, Mapping, Sequence
 
 Corpus = Dict[str, str]            # doc_id -> text
 Queries = Dict[str, str]           # query_id -> text
@@ -48,6 +48,21 @@ class RetrievalDataset:
         if name not in self.splits:
             raise KeyError(f"split {name!r} not in dataset; available splits: {', '.join(sorted(self.splits))}")
         return self.splits[name]
+
+    def pooled(self, names: Sequence[str]) -> Split:
+        """The queries and judgements of several evaluated splits as one (e.g. a k-fold run's dev + test = every
+        judged query); an unknown name lists the splits there are, a query id in two splits is an error."""
+        missing = [n for n in names if n not in self.splits]
+        if missing:
+            raise KeyError(f"split(s) {missing} not in dataset; available splits: {', '.join(sorted(self.splits))}")
+        out = Split(queries={}, qrels={})
+        for n in names:
+            both = sorted(set(out.queries) & set(self.splits[n].queries))
+            if both:
+                raise ValueError(f"splits {list(names)} share query ids ({', '.join(both[:5])}); pool disjoint splits")
+            out.queries.update(self.splits[n].queries)
+            out.qrels.update(self.splits[n].qrels)
+        return out
 
     def corpus_for(self, name: str) -> Mapping[str, str]:
         """The collection as split ``name`` sees it: ``corpus`` with the split's ``doc_texts`` swapped in (the

@@ -6,14 +6,14 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .. import paths
 from ..bm25 import BM25Retriever
 from ..data.store import read_dataset
 from ..evaluation import EvalConfig, evaluate
 from ..io import atomic_write_json
-from ..runs import write_trec_run
+from ..runs import Run, read_trec_run, write_trec_run
 
 
 @dataclass
@@ -26,6 +26,11 @@ class BM25StageResult:
         import pandas as pd
 
         return pd.DataFrame(self.metrics).T
+
+
+def pooled_with_candidates(ds: Any, names: Sequence[str]) -> tuple[Any, Run]:
+    """Several evaluated splits as one (``RetrievalDataset.pooled``) and the bm25 stage's candidates for them."""
+    return ds.pooled(names), {q: r for n in names for q, r in read_trec_run(paths.bm25_run(n)).items()}
 
 
 def eval_config_for(qrels: dict, cfg: EvalConfig) -> EvalConfig:
