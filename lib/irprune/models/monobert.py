@@ -17,9 +17,10 @@ the collection (:func:`irprune.text.train_wordpiece`).  ``paper`` preset = bert-
 ``pooling`` chooses what the head reads: the paper's pooler (``tanh(W h_[CLS])``), the raw ``[CLS]`` state, the
 masked mean of the token states, or (``cedr``) the raw ``[CLS]`` state plus K-NRM kernel features (Xiong et al.
 2017) of the cosine similarities between the query's and the passage's token states at every layer of the same
-joint encoding: CEDR-KNRM (MacAvaney et al. 2019, "CEDR: Contextualized Embeddings for Document Ranking").  all-MiniLM-L6-v2 was trained through mean pooling and its pooler never was:
-through that pooler a cross-encoder does not even memorise one batch in 30 AdamW steps, through the raw ``[CLS]``
-or the mean it does in 15-25 (docs/research-log.md).
+joint encoding: CEDR-KNRM (MacAvaney et al. 2019, "CEDR: Contextualized Embeddings for Document Ranking").
+all-MiniLM-L6-v2 was trained through mean pooling and its pooler never was: through that pooler a cross-encoder
+does not even memorise one batch in 30 AdamW steps, through the raw ``[CLS]`` or the mean it does in 15-25
+(docs/research-log.md).
 
 ``biencoder_prior`` adds the checkpoint's own zero-shot bi-encoder score (the same encoder run on the query and on
 the passage alone, mean-pooled and normalised as all-MiniLM-L6-v2 was trained; a learned scale) to the head's
@@ -312,7 +313,8 @@ class MonoBERT(Ranker):
 
     def _encode_alone(self, ids: Tensor, att: Tensor) -> Tensor:
         """Mean-pooled, L2-normalised states of one side encoded alone (sentence-transformers' pooling)."""
-        states = self.bert.bert(input_ids=ids, attention_mask=att, token_type_ids=torch.zeros_like(ids)).last_hidden_state
+        states = self.bert.bert(input_ids=ids, attention_mask=att,
+                                token_type_ids=torch.zeros_like(ids)).last_hidden_state
         mask = att.unsqueeze(-1).to(states.dtype)
         return torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1).clamp(min=1.0), dim=-1)
 
