@@ -195,6 +195,23 @@ def check_vocab(tokenizer: Any, vocab_size: int, spec: str) -> None:
                           "checkpoint (a tokenizer and weights from different models cannot be combined)")
 
 
+def _mean_pool(states: Tensor, att: Tensor) -> Tensor:
+    """Mean of ``[B, T, H]`` states over the ``[B, T]`` attention mask (the formula of
+    :func:`irprune.dense.encoder.mean_pool`, not imported so that the ranker stages do not depend on ``dense``)."""
+    mask = att.unsqueeze(-1).to(states.dtype)
+    return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+def _pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Tensor, Tensor]:
+    """Right-padded ``[B, T]`` ids and their ``[B, T]`` attention mask."""
+    ids = torch.full((len(rows), max(len(r) for r in rows)), pad_id, dtype=torch.long)
+    att = torch.zeros_like(ids)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+        att[i, : len(r)] = 1
+    return ids, att
+
+
 @MODELS.register("monobert")
 class MonoBERT(Ranker):
     """BERT cross-encoder; ``self.bert`` is the ``BertForSequenceClassification``."""
@@ -290,39 +307,24 @@ class MonoBERT(Ranker):
             q, d = q[:max_query_len], d[:max_doc_len]
             rows.append([cls_id, *q, sep_id, *d, sep_id])
             types.append([0] * (len(q) + 2) + [1] * (len(d) + 1))
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        tt = torch.zeros(len(rows), width, dtype=torch.long)
-        att = torch.zeros(len(rows), width, dtype=torch.long)
-        for i, (r, t) in enumerate(zip(rows, types)):
-            ids[i, : len(r)] = torch.tensor(r)
-            tt[i, : len(t)] = torch.tensor(t)
-            att[i, : len(r)] = 1
+        ids, att = _pad(rows, pad_id)
+        tt, _ = _pad(types, 0)
         out = {"input_ids": ids, "token_type_ids": tt, "attention_mask": att}
         if self.cfg.biencoder_prior:      # each side alone, [CLS] text [SEP], for the bi-encoder prior
             for side, seqs, limit in (("q", enc[0::2], max_query_len), ("d", enc[1::2], max_doc_len)):
-                alone = [[cls_id, *x[:limit], sep_id] for x in seqs]
-                w = max(len(r) for r in alone)
-                side_ids = torch.full((len(alone), w), pad_id, dtype=torch.long)
-                side_att = torch.zeros(len(alone), w, dtype=torch.long)
-                for i, r in enumerate(alone):
-                    side_ids[i, : len(r)] = torch.tensor(r)
-                    side_att[i, : len(r)] = 1
-                out[f"{side}_input_ids"], out[f"{side}_attention_mask"] = side_ids, side_att
+                out[f"{side}_input_ids"], out[f"{side}_attention_mask"] = _pad(
+                    [[cls_id, *x[:limit], sep_id] for x in seqs], pad_id)
         return out
-
-    def _encode_alone(self, ids: Tensor, att: Tensor) -> Tensor:
-        """Mean-pooled, L2-normalised states of one side encoded alone (sentence-transformers' pooling)."""
-        states = self.bert.bert(input_ids=ids, attention_mask=att,
-                                token_type_ids=torch.zeros_like(ids)).last_hidden_state
-        mask = att.unsqueeze(-1).to(states.dtype)
-        return torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1).clamp(min=1.0), dim=-1)
 
     def biencoder_score(self, batch: Batch) -> Tensor:
         """``s * cos(mean E(q), mean E(p))``: the checkpoint's zero-shot bi-encoder score, scaled."""
-        q = self._encode_alone(batch["q_input_ids"], batch["q_attention_mask"])
-        d = self._encode_alone(batch["d_input_ids"], batch["d_attention_mask"])
-        return self.prior_scale * (q * d).sum(-1)
+        return self.prior_scale * (self._alone(batch, "q") * self._alone(batch, "d")).sum(-1)
+
+    def _alone(self, batch: Batch, side: str) -> Tensor:
+        """Unit-length mean-pooled states of one side (``q`` or ``d``) encoded alone."""
+        ids, att = batch[f"{side}_input_ids"], batch[f"{side}_attention_mask"]
+        states = self.bert.bert(input_ids=ids, attention_mask=att).last_hidden_state
+        return torch.nn.functional.normalize(_mean_pool(states, att), dim=-1)
 
     def lr_scales(self) -> list[tuple[list[torch.nn.Parameter], float]]:
         """The new score head's parameters and their learning-rate multiplier (read by the trainer)."""
@@ -355,8 +357,7 @@ class MonoBERT(Ranker):
                                  output_hidden_states=self.cfg.pooling == "cedr")
             states = out.last_hidden_state
             if self.cfg.pooling == "mean":
-                mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-                rep = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+                rep = _mean_pool(states, batch["attention_mask"])
             else:
                 rep = states[:, 0]
             logits = self.bert.classifier(self.bert.dropout(rep))

@@ -252,7 +252,7 @@ class Trainer:
             from ..progress import Progress
 
             bar = Progress(self.progress_label, total=self.total_steps)
-        if cfg.eval_at_start and self.evaluator is not None and self.global_step == 0 and not self.evaluations:
+        if cfg.eval_at_start and self.evaluator is not None and self.global_step == 0:
             rec = self.evaluate()
             if bar is not None:
                 bar.note(f"step 0: dev {cfg.metric} = {rec['dev'][cfg.metric]:.4f}")
