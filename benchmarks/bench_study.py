@@ -6,6 +6,7 @@ there with this environment (the clone's ``lib/`` first on ``PYTHONPATH``), and 
 together) and the total against the 30-minute budget.  ``--log FILE`` only parses the output of an earlier run.
 
     python benchmarks/bench_study.py [--keep] [--json out.json]
+    python benchmarks/bench_study.py --overlay configs/cranfield.yaml   # a real-collection overlay, ../shared beside
     python benchmarks/bench_study.py --log /path/to/repro.log
 """
 
@@ -65,9 +66,13 @@ def report(stages: list[tuple[str, float]], total: float | None) -> dict:
 
 def clone_head(work: Path) -> tuple[Path, dict[str, str]]:
     """Clone the committed HEAD into ``work/study``; returns it and the environment that runs this environment's
-    Python and dvc on the clone's ``lib/`` (numba's cache and the fetched checkpoints shared with the project)."""
+    Python and dvc on the clone's ``lib/`` (numba's cache and the fetched checkpoints shared with the project).
+    The project's ``../shared`` (the real collections) is linked beside the clone, as CI places it."""
     clone = work / "study"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    shared = ROOT.parent / "shared"
+    if shared.is_dir():
+        (work / "shared").symlink_to(shared.resolve(), target_is_directory=True)
     fetched = ROOT / ".cache" / "models"
     if fetched.is_dir():                    # verified checkpoints (make setup); stages re-verify their hashes
         (clone / ".cache").mkdir(exist_ok=True)
@@ -83,6 +88,8 @@ def main() -> None:
     ap.add_argument("--log", help="parse this `dvc repro` output instead of running")
     ap.add_argument("--keep", action="store_true", help="keep the scratch clone")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--overlay", action="append", default=[], type=Path,
+                    help="apply this params overlay (python -m irprune.overlay) to the clone first; repeatable")
     args = ap.parse_args()
     if args.log:
         text = Path(args.log).read_text(encoding="utf-8", errors="replace")
@@ -92,6 +99,10 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix="bench-study-"))
         try:
             clone, env = clone_head(work)
+            for overlay in args.overlay:
+                path = overlay if overlay.is_absolute() else clone / overlay    # the clone's own copy
+                subprocess.run([sys.executable, "-m", "irprune.overlay", str(path)], cwd=clone,
+                               env=env, check=True)
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=clone, env=env,
                                   capture_output=True, text=True)

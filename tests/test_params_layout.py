@@ -194,10 +194,10 @@ def _leaves(data: dict, prefix: str = ""):
 def test_every_overlay_keeps_every_comment_and_line_it_does_not_change(overlay):
     """`python -m irprune.overlay configs/X.yaml` changes only the lines of the keys the overlay sets (new keys
     are added at the end of their section), keeps every comment, and reads back as the deep merge."""
-    from irprune.overlay import deep_merge, overlay_text
+    from irprune.overlay import deep_merge, overlay_text, read_overlay
 
     original = PARAMS.read_text(encoding="utf-8")
-    over = yaml.safe_load((ROOT / "configs" / overlay).read_text())
+    over = read_overlay(ROOT / "configs" / overlay)
     after = overlay_text(original, over)
     assert yaml.safe_load(after) == deep_merge(yaml.safe_load(original), over)
     assert [ln for ln in original.splitlines() if ln.lstrip().startswith("#")] == \
@@ -293,3 +293,39 @@ def test_dvcs_writer_keeps_these_constructs(tmp_path, name):
     path.write_text(KEPT[name])
     key = "a.k=0" if KEPT[name].startswith("a:") else "b.k=0"
     assert dvc_set(path, key) == KEPT[name]
+
+
+def test_overlay_extends_merges_its_bases_first_and_refuses_a_loop(tmp_path):
+    """An overlay's `extends` files merge first, in order, then its own keys; a loop is refused with the fix."""
+    from irprune.errors import ConfigError
+    from irprune.overlay import read_overlay
+
+    (tmp_path / "a.yaml").write_text("train: {lr: 0.1, seed: 1}\ngrid: {train_seeds: [0]}\n")
+    (tmp_path / "b.yaml").write_text("train: {lr: 0.2}\n")
+    (tmp_path / "top.yaml").write_text("extends: [a.yaml, b.yaml]\ntrain: {seed: 3}\n")
+    assert read_overlay(tmp_path / "top.yaml") == {"train": {"lr": 0.2, "seed": 3}, "grid": {"train_seeds": [0]}}
+    (tmp_path / "x.yaml").write_text("extends: [y.yaml]\n")
+    (tmp_path / "y.yaml").write_text("extends: x.yaml\n")
+    with pytest.raises(ConfigError, match="loops back"):
+        read_overlay(tmp_path / "x.yaml")
+    (tmp_path / "z.yaml").write_text("extends: {a: 1}\n")
+    with pytest.raises(ConfigError, match="list of overlay files"):
+        read_overlay(tmp_path / "z.yaml")
+
+
+def test_real_collection_overlays_share_the_budget_overlay():
+    """The three real-collection overlays extend configs/realtext-budget.yaml, so their grids are the same, and
+    monoBERT's cells recover for the budget's steps while the kernel rankers keep prune.recovery_steps."""
+    from irprune.config import from_mapping
+    from irprune.overlay import deep_merge, read_overlay
+    from irprune.prune_cell import PruneConfig
+
+    budget = read_overlay(ROOT / "configs" / "realtext-budget.yaml")
+    for name in ("cranfield.yaml", "npl.yaml", "msmarco-dl19-subset.yaml"):
+        over = read_overlay(ROOT / "configs" / name)
+        assert over["grid"] == budget["grid"], name
+        merged = deep_merge(yaml.safe_load(PARAMS.read_text()), over)
+        prune = from_mapping(PruneConfig, merged["prune"], prefix="prune")
+        assert prune.for_model("monobert").recovery_steps == budget["prune"]["models"]["monobert"]["recovery_steps"]
+        assert prune.for_model("conv_knrm").recovery_steps == merged["prune"]["recovery_steps"]
+        assert merged["models"]["monobert"]["train"]["eval_at_start"] is True

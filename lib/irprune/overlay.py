@@ -1,7 +1,9 @@
 """Apply a params overlay: ``python -m irprune.overlay configs/NAME.yaml [--params params.yaml]``.
 
 An overlay is a partial ``params.yaml`` (for example the real MS MARCO subset instead of the synthetic default).
-It is deep-merged into ``params.yaml`` (mappings merge key by key; lists and scalars replace), every stage's
+An overlay may start with ``extends: [other.yaml, ...]`` (paths relative to the overlay's folder): those are merged
+first, in order, then the overlay's own keys.  It is deep-merged into ``params.yaml`` (mappings merge key by key;
+lists and scalars replace), every stage's
 config is validated against the result, and only then is ``params.yaml`` rewritten (atomically).  It is rewritten
 the way ``dvc exp run -S`` rewrites it (ruamel.yaml round trip, DVC's settings), so every comment and line stays
 and only the changed values differ; ``git diff params.yaml`` shows the change, ``git checkout params.yaml`` undoes it.
@@ -69,13 +71,30 @@ def overlay_text(params_text: str, overlay: dict[str, Any]) -> str:
     return dump_roundtrip(doc)
 
 
+def read_overlay(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The overlay at ``path`` with the overlays it ``extends`` merged under it (first to last, then its own keys)."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path}: `extends` loops back to {path.name}; remove one of the `extends` entries")
+    data = load_params(path)
+    bases = data.pop("extends", None) or []
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError(f"{path}: extends = {bases!r} is not allowed; expected a list of overlay files")
+    out: dict[str, Any] = {}
+    for base in bases:
+        out = deep_merge(out, read_overlay(path.parent / base, (*_seen, path.resolve())))
+    return deep_merge(out, data)
+
+
 def apply_overlay(overlay_path: Path, params_path: Path) -> dict[str, Any]:
     """Merge ``overlay_path`` into ``params_path`` and write it, only if all of the result is valid
     (:func:`irprune.validate.validate_params`: every section, every stage, the grids); else :class:`ConfigError`
     listing every problem, and ``params_path`` is left unchanged."""
     from .validate import validate_params
 
-    overlay = load_params(overlay_path)
+    overlay = read_overlay(overlay_path)
     merged = deep_merge(load_params(params_path), overlay)
     from ruamel.yaml.error import YAMLError
 

@@ -18,7 +18,7 @@ from typing import Any, Literal, Mapping, Optional
 import torch
 from torch import nn
 
-from .config import ConfigError, frozen, param
+from .config import ConfigError, from_mapping, frozen, param, to_mapping
 from .pruning import GMPSchedule, MethodSettings, ScoreContext, prunable_parameters
 from .pruning.cell import Cell, TrainHooks
 from .pruning.driver import run_method
@@ -50,12 +50,37 @@ class PruneConfig:
     imp_rounds: int = param(3, ge=1, doc="IMP rounds (each followed by rewinding) before the final training")
     sap_rounds: int = param(5, ge=1, doc="most SAP rounds; they stop when the target is reached")
     eval_splits: tuple[str, ...] = param(("dev", "test"), nonempty=True)
+    models: Any = param(None, doc="per-ranker overrides of this section, {name: {key: value}} (for example a "
+                                  "shorter recovery for a 6-layer monoBERT); null = none")
 
     def validate(self) -> None:
         bad = [s for s in self.eval_splits if s not in ("dev", "test")]
         if bad:
             raise ConfigError(f"params.yaml: prune.eval_splits = {list(self.eval_splits)}: {bad} not allowed; "
                               "use dev and/or test")
+        if self.models is None:
+            return
+        if not isinstance(self.models, Mapping):
+            raise ConfigError(f"params.yaml: prune.models = {self.models!r} is not allowed; expected a mapping "
+                              "{ranker: {prune key: value}} or null")
+        from .models.registry import MODELS
+
+        for name in self.models:
+            MODELS.get(name)                                   # unknown ranker: RegistryError listing them
+            self.for_model(name)
+
+    def for_model(self, name: str) -> "PruneConfig":
+        """This section with ``prune.models.<name>``'s overrides applied (nested mappings merge key by key)."""
+        over = (self.models or {}).get(name)
+        if over is None:
+            return self
+        if not isinstance(over, Mapping) or "models" in over:
+            raise ConfigError(f"params.yaml: prune.models.{name} = {over!r} is not allowed; expected a mapping of "
+                              "prune keys (other than models)")
+        base = {k: v for k, v in to_mapping(self).items() if k != "models"}
+        merged = {k: {**base[k], **v} if isinstance(v, Mapping) and isinstance(base.get(k), Mapping) else v
+                  for k, v in over.items()}
+        return from_mapping(PruneConfig, {**base, **merged}, prefix=f"prune.models.{name}")
 
     def settings(self) -> MethodSettings:
         return MethodSettings(scope=self.scope, score_batches=self.score_batches, synflow_rounds=self.synflow_rounds,

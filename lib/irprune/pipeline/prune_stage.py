@@ -66,17 +66,18 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
     t0 = time.perf_counter()
     cid = paths.cell_id(model, method, sparsity, seed)
     tcfg = cfg.model.train_config(cfg.train)
+    pcfg = cfg.prune.for_model(model)
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     ds = read_dataset(paths.DATASET)
-    bm25 = {s: read_trec_run(paths.bm25_run(s)) for s in ("train", *cfg.prune.eval_splits)}
+    bm25 = {s: read_trec_run(paths.bm25_run(s)) for s in ("train", *pcfg.eval_splits)}
     ckpt = paths.model_dir(paths.trained(model, seed))          # the dense model of this cell's training seed
     if not ckpt.is_dir():
         raise DataFormatError(f"no dense checkpoint for {model!r} at training seed {seed}", path=ckpt,
                               fix=f"add {seed} to params.yaml grid.train_seeds and run "
                                   f"`dvc repro train@{model}-{seed}`")
     net = load_checkpoint(ckpt, expect=model)
-    include, exclude = cfg.prune.include, cfg.prune.exclude
+    include, exclude = pcfg.include, pcfg.exclude
     kinds = ("linear",) if is_structured(method) else include     # structured methods remove linear weights
     dense_prunable = sum(p.numel() for p in prunable_parameters(net, kinds, exclude).values())
     dense_total = sum(p.numel() for p in net.parameters())
@@ -84,8 +85,8 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
     pool = build_pool(train.queries, train.qrels, bm25["train"], ds.corpus_for("train"),
                       depth=tcfg.negative_depth)
 
-    cell = run_cell(net, method, sparsity, seed, cfg.prune, tcfg, pool, corpus=ds.corpus,
-                    eval_data={s: (ds.splits[s].queries, ds.splits[s].qrels, bm25[s]) for s in cfg.prune.eval_splits},
+    cell = run_cell(net, method, sparsity, seed, pcfg, tcfg, pool, corpus=ds.corpus,
+                    eval_data={s: (ds.splits[s].queries, ds.splits[s].qrels, bm25[s]) for s in pcfg.eval_splits},
                     eval_config=lambda qrels: eval_config_for(qrels, cfg.evaluation))
     mask = current_mask(net)
     if is_structured(method):   # weights removed from the model count as pruned
@@ -122,7 +123,7 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
     summary = {"cell": cid, "model": model, "method": method, "target_sparsity": sparsity, "seed": seed,
                "achieved_sparsity": achieved, "pqi": pqi, "dense_total_params": dense_total,
                "dense_prunable_params": dense_prunable, "include": list(include), "exclude": list(exclude),
-               "scope": cfg.prune.scope, "notes": cell.notes, "prune_seconds": round(prune_s, 2),
+               "scope": pcfg.scope, "recovery_steps": pcfg.recovery_steps, "notes": cell.notes, "prune_seconds": round(prune_s, 2),
                "eval_seconds": round(eval_s, 2), **{k: v for k, v in report.items() if k != "target"}}
     atomic_write_json(run_dir / "mask_summary.json", summary)
     cell.log.save(run_dir / "pruning_log.json")
