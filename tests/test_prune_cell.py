@@ -113,3 +113,22 @@ def test_sap_procedure_equals_the_former_inline_loop(setup, sparsity, monkeypatc
     assert [e["target_sparsity"] for e in cell.log.entries] == [e["target_sparsity"] for e in ref.log.entries]
     assert [e["pqi"] for e in cell.log.entries] == [e["pqi"] for e in ref.log.entries]
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref_model.state_dict().values()))
+
+
+def test_per_ranker_prune_overrides_apply_to_that_ranker_only():
+    """prune.models.<name> overrides this section for one ranker (nested mappings merge key by key); an unknown
+    ranker or key is refused with the allowed names."""
+    from irprune.errors import ConfigError, RegistryError
+
+    cfg = from_mapping(PruneConfig, {"recovery_steps": 100, "gmp": {"end_frac": 0.7, "updates": 10},
+                                     "models": {"monobert": {"recovery_steps": 50, "gmp": {"updates": 5}}}},
+                       prefix="prune")
+    bert = cfg.for_model("monobert")
+    assert (bert.recovery_steps, bert.gmp.updates, bert.gmp.end_frac) == (50, 5, 0.7)
+    assert cfg.for_model("conv_knrm") is cfg
+    with pytest.raises(RegistryError, match="known models: conformer_kernel, conv_knrm, monobert"):
+        from_mapping(PruneConfig, {"models": {"bert": {}}}, prefix="prune")
+    with pytest.raises(ConfigError, match="prune.models.monobert.recovery_step; allowed keys"):
+        from_mapping(PruneConfig, {"models": {"monobert": {"recovery_step": 3}}}, prefix="prune")
+    with pytest.raises(ConfigError, match="other than models"):
+        from_mapping(PruneConfig, {"models": {"monobert": {"models": {}}}}, prefix="prune")
