@@ -234,3 +234,37 @@ def test_the_paper_of_pooled_folds_has_the_real_text_section(folds: list[Path]) 
                key=lambda r: r.means["ndcg@10"])
     assert f"reaches {best.means['ndcg@10']:.3f} against" in text
     assert "Real text (tiny-real): test effectiveness" in text
+
+
+def test_training_signal_reads_bm25_on_pseudo_queries_and_each_rankers_dev_curve(folds: list[Path]) -> None:
+    """The real-text section's evidence of what pseudo-query training does: BM25 on the pseudo-queries against the
+    judged dev queries, and each ranker's dev metric at its first evaluation and at the step selection kept."""
+    from irprune.pipeline import collect_stage, report_stage
+    from irprune.report.config import CollectStage, ReportStage
+
+    root = folds[0]
+    assert realtext.training_signal(root) is None                        # no BM25 metrics yet
+    bm = {s: {"mrr@10": v, "ndcg@10": v / 2} for s, v in (("train", 0.2), ("dev", 0.7), ("test", 0.6))}
+    (root / "metrics" / "bm25.json").write_text(json.dumps({**bm, "depth": 100}))
+    curves = {"monobert-s0": ([(0, 0.37), (50, 0.21)], 0), "conv_knrm-s0": ([(100, 0.15), (200, 0.14)], 100),
+              "conv_knrm-s1": ([(100, 0.5)], 100)}
+    for name, (points, selected) in curves.items():
+        (root / "runs" / name / "history.json").write_text(json.dumps({
+            "evaluations": [{"step": s, "dev": {"ndcg@10": v, "mrr@10": v}} for s, v in points],
+            "selected_step": selected, "steps": points[-1][0]}))
+    sig = realtext.training_signal(root)
+    assert sig.bm25["train"]["mrr@10"] == 0.2 and sig.bm25["dev"]["ndcg@10"] == 0.35
+    by = {r.model: r for r in sig.rankers}
+    assert (by["monobert"].first, by["monobert"].selected_step, by["monobert"].selected) == (0.37, 0, 0.37)
+    assert (by["conv_knrm"].first_step, by["conv_knrm"].selected, by["conv_knrm"].steps) == (100, 0.15, 200)
+    table = realtext.signal_table(sig)
+    assert table.label == "tab:realtextsignal" and "BM25 on dev: 0.350" in table.caption
+    assert [r[0] for r in table.rows] == [palette.model_label("monobert"), palette.model_label("conv_knrm")]
+    collect_stage.run(CollectStage(), root=root)
+    hw = {"cpu": "Test CPU", "cores": "2", "gpu": "none", "torch": "2.0", "python": "3.11"}
+    res = report_stage.run(from_mapping(ReportStage, {"data": {"splits": {"method": "folds"}}}), root=root, hw=hw)
+    assert (root / "report" / "generated" / "realtext_signal.tex").is_file()
+    v, f = res.macros.values, res.macros.flags
+    assert f["RealTextSignal"] and f["RealTextAnyKeptStart"] and v["RealTextKeptStart"] == palette.model_label(
+        "monobert")
+    assert v["RealTextPseudoBMMRR"] == "0.200" and v["RealTextDevBMNDCG"] == "0.350"

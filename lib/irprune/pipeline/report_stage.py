@@ -96,10 +96,13 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
                                                                                       r.question_sparsity),
                                                       r.split, r.primary_metric, r.main_method))}
     real, real_rows = realtext.report([root, *(root / f for f in r.fold_runs)], cfg.significance)
+    signal = realtext.training_signal(root) if real is not None else None
     if real is not None:
         tabs["realtext"] = realtext.table(real, real_rows, cfg.significance)
+    if signal is not None:
+        tabs["realtext_signal"] = realtext.signal_table(signal)
     gen = root / generated_dir
-    for stale in ("realtext.tex", "realtext.md"):           # a synthetic run's paper has no real-text table
+    for stale in ("realtext.tex", "realtext.md", "realtext_signal.tex", "realtext_signal.md"):  # none when synthetic
         (gen / stale).unlink(missing_ok=True)
     tables.write_tables(tabs.values(), gen)
     atomic_write_text(gen / "tables.md", "\n".join(t_.markdown() for t_ in tabs.values()))
@@ -116,7 +119,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     engine_report.add_macros(m, df, r.split, r.main_method)
     buys_report.add_macros(m, df, r)
     macros.add_bert_start(m, _bert_start(root))
-    realtext.add_macros(m, real, real_rows)
+    realtext.add_macros(m, real, real_rows, signal)
     macros.add_vision_data(m, [_json(p) or {} for p in sorted((root / TASK_RECORDS).glob("vision-*.json"))])
     atomic_write_text(gen / "macros.tex", m.render())
     t["macros_s"] = time.perf_counter() - t0

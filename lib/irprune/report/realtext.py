@@ -236,7 +236,78 @@ def table(p: Pooled, rs: Sequence[Row], sig: SignificanceConfig) -> Table:
                  f"p of a {test} against BM25 on per-query scores.{seed_note}", "tab:realtext", "lrrrr")
 
 
-def add_macros(M: Any, p: Pooled | None, rs: Sequence[Row]) -> None:
+@dataclass(frozen=True)
+class Signal:
+    """What training on the collection's pseudo-queries did to one ranker, read from its ``history.json``: dev
+    ``metric`` at the first evaluation (step 0 when ``train.eval_at_start``) and at the step selection kept."""
+
+    model: str
+    first_step: int
+    first: float
+    selected_step: int
+    selected: float
+    steps: int
+
+
+@dataclass(frozen=True)
+class TrainingSignal:
+    """BM25 on the training pseudo-queries (their source passage as the one positive) against BM25 on the judged
+    dev and test queries, and each ranker's :class:`Signal`: the evidence of what the training signal teaches."""
+
+    metric: str
+    bm25: dict[str, dict[str, float]]          # split -> metric -> mean (train = the pseudo-queries)
+    rankers: tuple[Signal, ...]
+
+
+def training_signal(root: str | Path, metric: str = "ndcg@10") -> TrainingSignal | None:
+    """The :class:`TrainingSignal` of the run in ``root`` (each ranker at its lowest training seed); None without
+    BM25's metrics or their train split."""
+    root = Path(root)
+    if not (root / paths.BM25_METRICS).is_file():
+        return None
+    bm = _read(root / paths.BM25_METRICS, "BM25's metrics (bm25 stage)")
+    splits = {s: {m: float(v) for m, v in bm[s].items() if m in (*METRICS, metric)}
+              for s in ("train", "dev", "test") if isinstance(bm.get(s), dict)}
+    if "train" not in splits:
+        return None
+    out = []
+    trained = _trained_models(root)
+    for model in palette.model_order(set(trained)):
+        seed = min(trained[model])
+        hist = _read(root / paths.model_history(paths.trained(model, seed)), f"{model}'s training history")
+        evals = [e for e in hist.get("evaluations", []) if metric in e.get("dev", {})]
+        if not evals:
+            continue
+        chosen = next((e for e in evals if e["step"] == hist.get("selected_step")), max(
+            evals, key=lambda e: e["dev"][metric]))
+        out.append(Signal(model, int(evals[0]["step"]), float(evals[0]["dev"][metric]), int(chosen["step"]),
+                          float(chosen["dev"][metric]), int(hist.get("steps", 0))))
+    return TrainingSignal(metric, splits, tuple(out))
+
+
+def _trained_models(root: Path) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for h in sorted((root / paths.RUNS).glob("*/history.json")):
+        m = _TRAINED.match(h.parent.name)
+        if m and (root / paths.model_metrics(h.parent.name)).is_file():
+            found.setdefault(m["model"], []).append(int(m["seed"]))
+    return found
+
+
+def signal_table(sig: TrainingSignal) -> Table:
+    """Each ranker's dev metric at its first evaluation and at the selected step, BM25's dev beside them."""
+    dev_bm = sig.bm25.get("dev", {}).get(sig.metric)
+    body = tuple((palette.model_label(r.model), fmt(r.first), str(r.first_step), fmt(r.selected),
+                  str(r.selected_step), str(r.steps)) for r in sig.rankers)
+    label = sig.metric.replace("ndcg@10", "nDCG@10").replace("mrr@10", "MRR@10")
+    return Table("realtext_signal", ("ranker", f"dev {label}, first", "at step", "selected", "at step",
+                                     "steps run"), body,
+                 f"Training on pseudo-queries: each ranker's dev {label} at its first evaluation and at the step "
+                 f"checkpoint selection kept (BM25 on dev: {fmt(dev_bm) if dev_bm is not None else NOT_RUN}).",
+                 "tab:realtextsignal", "lrrrrr")
+
+
+def add_macros(M: Any, p: Pooled | None, rs: Sequence[Row], sig: TrainingSignal | None = None) -> None:
     """``\\ifRealText`` and the ``\\RealText...`` macros of the paper's real-text section (defined, "not run",
     when the run is synthetic)."""
     from .macros import num
@@ -257,6 +328,15 @@ def add_macros(M: Any, p: Pooled | None, rs: Sequence[Row]) -> None:
     M.add("RealTextBestP", p_text(top.p["ndcg@10"]) if top else NOT_RUN)
     M.flag("RealTextHaveRanker", top is not None)
     M.flag("RealTextBestAbove", top is not None and (top.diff["ndcg@10"] or 0.0) > 0)
+    M.flag("RealTextSignal", sig is not None)
+    bm = sig.bm25 if sig is not None else {}
+    for split, name in (("train", "Pseudo"), ("dev", "Dev")):
+        for metric, mname in (("mrr@10", "MRR"), ("ndcg@10", "NDCG")):
+            v = bm.get(split, {}).get(metric)
+            M.add(f"RealText{name}BM{mname}", num(v) if v is not None else NOT_RUN)
+    drops = [r for r in (sig.rankers if sig else ()) if r.selected_step == 0 and r.steps > 0]   # the untrained start
+    M.text("RealTextKeptStart", ", ".join(palette.model_label(r.model) for r in drops) or NOT_RUN)
+    M.flag("RealTextAnyKeptStart", bool(drops))
 
 
 def report(roots: Sequence[str | Path], sig: SignificanceConfig) -> tuple[Pooled | None, list[Row]]:
@@ -269,5 +349,5 @@ def report(roots: Sequence[str | Path], sig: SignificanceConfig) -> tuple[Pooled
     return p, rows(p, sig)
 
 
-__all__ = ["METRICS", "RunResults", "Pooled", "Row", "load_run", "pool", "rows", "best", "card_facts", "table",
-           "add_macros", "report", "p_text"]
+__all__ = ["METRICS", "RunResults", "Pooled", "Row", "Signal", "TrainingSignal", "load_run", "pool", "rows", "best",
+           "card_facts", "table", "training_signal", "signal_table", "add_macros", "report", "p_text"]
