@@ -176,7 +176,7 @@ def test_the_report_stage_writes_the_section_for_real_text_only(folds: list[Path
 def test_readme_table_replaces_only_the_marked_block(folds: list[Path], tmp_path: Path) -> None:
     from irprune.report import readme_table
 
-    single = write_run(tmp_path / "single", QIDS[:6], collection="other-real")
+    single = write_run(tmp_path / "single", QIDS[:6], collection="other-real", systems=("bm25", "monobert-s0"))
     readme = tmp_path / "README.md"
     before, after = "# Title\n\ntext above\n", "\ntext below\n"
     readme.write_text(f"{before}{readme_table.BEGIN}\nold table\n{readme_table.END}{after}")
@@ -189,11 +189,14 @@ def test_readme_table_replaces_only_the_marked_block(folds: list[Path], tmp_path
     assert [r.split(" | ")[0] for r in rows] == ["| tiny-real", "| other-real"]
     sig = SignificanceConfig()
     pooled = realtext.pool([realtext.load_run(f) for f in folds])
-    res = realtext.rows(pooled, sig)
-    top = realtext.best(res)
+    res = {r.model: r for r in realtext.rows(pooled, sig)}
+    header = [c.strip() for c in text.splitlines()[text.splitlines().index(rows[0]) - 2].strip("|").split("|")]
+    assert header == ["collection", "queries", "split", "BM25", "monoBERT", "Conv-KNRM"]
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert cells == ["tiny-real", str(N_QUERIES), f"{K} folds pooled", f"{res[0].means['ndcg@10']:.3f}",
-                     palette.model_label(top.model), f"{top.means['ndcg@10']:.3f}", realtext.p_text(top.p["ndcg@10"])]
+    assert cells == ["tiny-real", str(N_QUERIES), f"{K} folds pooled", f"{res['bm25'].means['ndcg@10']:.3f}",
+                     *(f"{res[m].means['ndcg@10']:.3f} ({realtext.p_text(res[m].p['ndcg@10'])})"
+                       for m in ("monobert", "conv_knrm"))]
+    assert [c.strip() for c in rows[1].strip("|").split("|")][5] == "—"     # conv_knrm not trained there
     assert readme_table.main(args) == 0 and readme.read_text() == text          # re-running changes nothing
 
 
