@@ -6,7 +6,9 @@ collection card and BM25 against each dense ranker on nDCG@10 and MRR@10, with t
 ``data.splits.method: folds`` one run holds one fold's test queries; :func:`pool` joins the k runs of a
 collection (each fold exactly once, test queries disjoint) into one set of per-query scores, so every judged query
 is scored once and the test runs on all of them.  A ranker's per-query score is the mean over its training seeds
-(the seeds every run has).
+(the seeds every run has).  :func:`training_signal` adds the evidence of what the training pseudo-queries teach:
+BM25 on them against BM25 on the judged queries, and each ranker's dev metric at its first evaluation and at the
+step checkpoint selection kept (``runs/<model>-s<seed>/history.json``).
 
 Everything is read from a run's files as its stages wrote them: ``data/card.json``, ``runs/bm25/per_query.json``
 and ``runs/<model>-s<seed>/per_query.json`` (:mod:`irprune.paths`).
