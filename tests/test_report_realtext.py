@@ -246,7 +246,8 @@ def test_training_signal_reads_bm25_on_pseudo_queries_and_each_rankers_dev_curve
     from irprune.report.config import CollectStage, ReportStage
 
     root = folds[0]
-    assert realtext.training_signal(root) is None                        # no BM25 metrics yet
+    seeds = realtext.pool([realtext.load_run(root)], single_fold=True).seeds
+    assert realtext.training_signal(root, seeds) is None                 # no BM25 metrics yet
     bm = {s: {"mrr@10": v, "ndcg@10": v / 2} for s, v in (("train", 0.2), ("dev", 0.7), ("test", 0.6))}
     (root / "metrics" / "bm25.json").write_text(json.dumps({**bm, "depth": 100}))
     curves = {"monobert-s0": ([(0, 0.37), (50, 0.21)], 0), "conv_knrm-s0": ([(100, 0.15), (200, 0.14)], 100),
@@ -255,7 +256,7 @@ def test_training_signal_reads_bm25_on_pseudo_queries_and_each_rankers_dev_curve
         (root / "runs" / name / "history.json").write_text(json.dumps({
             "evaluations": [{"step": s, "dev": {"ndcg@10": v, "mrr@10": v}} for s, v in points],
             "selected_step": selected, "steps": points[-1][0]}))
-    sig = realtext.training_signal(root)
+    sig = realtext.training_signal(root, seeds)
     assert sig.bm25["train"]["mrr@10"] == 0.2 and sig.bm25["dev"]["ndcg@10"] == 0.35
     by = {r.model: r for r in sig.rankers}
     assert (by["monobert"].first, by["monobert"].selected_step, by["monobert"].selected) == (0.37, 0, 0.37)

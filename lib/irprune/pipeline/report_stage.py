@@ -96,11 +96,12 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
                                                                                       r.question_sparsity),
                                                       r.split, r.primary_metric, r.main_method))}
     real, real_rows = realtext.report([root, *(root / f for f in r.fold_runs)], cfg.significance)
-    signal = realtext.training_signal(root) if real is not None else None
+    signal = None
     if real is not None:
         tabs["realtext"] = realtext.table(real, real_rows, cfg.significance)
-    if signal is not None:
-        tabs["realtext_signal"] = realtext.signal_table(signal)
+        signal = realtext.training_signal(root, real.seeds)
+        if signal is not None:
+            tabs["realtext_signal"] = realtext.signal_table(signal)
     gen = root / generated_dir
     for stale in ("realtext.tex", "realtext.md", "realtext_signal.tex", "realtext_signal.md"):  # none when synthetic
         (gen / stale).unlink(missing_ok=True)

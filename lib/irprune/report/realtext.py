@@ -261,9 +261,10 @@ class TrainingSignal:
     rankers: tuple[Signal, ...]
 
 
-def training_signal(root: str | Path, metric: str = "ndcg@10") -> TrainingSignal | None:
-    """The :class:`TrainingSignal` of the run in ``root`` (each ranker at its lowest training seed); None without
-    BM25's metrics or their train split."""
+def training_signal(root: str | Path, seeds: Mapping[str, Sequence[int]],
+                    metric: str = "ndcg@10") -> TrainingSignal | None:
+    """The :class:`TrainingSignal` of the run in ``root`` for the rankers of ``seeds`` (model -> training seeds, as
+    :attr:`Pooled.seeds`; each at its lowest seed); None without BM25's metrics or their train split."""
     root = Path(root)
     if not (root / paths.BM25_METRICS).is_file():
         return None
@@ -273,9 +274,10 @@ def training_signal(root: str | Path, metric: str = "ndcg@10") -> TrainingSignal
     if "train" not in splits:
         return None
     out = []
-    trained = _trained_models(root)
-    for model in palette.model_order(set(trained)):
-        seed = min(trained[model])
+    for model, model_seeds in seeds.items():
+        seed = min(model_seeds)
+        if not (root / paths.model_history(paths.trained(model, seed))).is_file():
+            continue
         hist = _read(root / paths.model_history(paths.trained(model, seed)), f"{model}'s training history")
         evals = [e for e in hist.get("evaluations", []) if metric in e.get("dev", {})]
         if not evals:
@@ -285,15 +287,6 @@ def training_signal(root: str | Path, metric: str = "ndcg@10") -> TrainingSignal
         out.append(Signal(model, int(evals[0]["step"]), float(evals[0]["dev"][metric]), int(chosen["step"]),
                           float(chosen["dev"][metric]), int(hist.get("steps", 0))))
     return TrainingSignal(metric, splits, tuple(out))
-
-
-def _trained_models(root: Path) -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {}
-    for h in sorted((root / paths.RUNS).glob("*/history.json")):
-        m = _TRAINED.match(h.parent.name)
-        if m and (root / paths.model_metrics(h.parent.name)).is_file():
-            found.setdefault(m["model"], []).append(int(m["seed"]))
-    return found
 
 
 def signal_table(sig: TrainingSignal) -> Table:
