@@ -260,3 +260,33 @@ def test_biencoder_prior_adds_the_encoders_own_mean_pooled_cosine(tok: Any, tmp_
         assert float(again.prior_scale) == 7.0 and torch.allclose(again(batch), model(batch), atol=1e-5)
     with pytest.raises(ConfigError, match="biencoder_prior needs pooling"):
         model_config("monobert", "small", {**TINY, "pooling": "pooler", "biencoder_prior": True})
+
+
+def test_prior_encodes_each_distinct_text_once_per_reranking_call(tok: Any) -> None:
+    from irprune.rerank import score_pairs
+
+    model = build_model("monobert", model_config("monobert", "small", {
+        **TINY, "pooling": "cedr", "biencoder_prior": True}), tok, seed=0).eval()
+    docs = ["pruning removes weights from bert", "a cross encoder reads the query", "fox", "bert bert pruning fox"]
+    queries = ["bert pruning", "fox", "cross encoder"]
+    pairs = [(q, d) for q in queries for d in docs]                      # every passage under every query
+    with torch.no_grad():
+        expected = model(model.collate(pairs)).tolist()                  # outside a scope: nothing is cached
+    encoded: list[int] = []
+    original = model._encode_alone
+
+    def counting(ids: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+        encoded.append(ids.shape[0])
+        return original(ids, att)
+
+    model._encode_alone = counting                                       # type: ignore[method-assign]
+    got = score_pairs(model, pairs, batch_size=5)                        # 3 batches: texts repeat across them
+    assert got == pytest.approx(expected, abs=1e-5)
+    distinct = len(set(docs) | set(queries))                              # "fox" is a query and a passage
+    assert sum(encoded) == distinct == 6                                 # not 2 x 12 pairs
+    assert model._alone_cache is None                                    # the scope ends with the call
+    model.train()
+    batch = model.collate(pairs[:2])
+    model(batch).sum().backward()                                        # training never reads a cache,
+    assert sum(encoded) == distinct + 3                                  # but encodes the shared query once
+    assert model.bert.bert.encoder.layer[0].attention.self.query.weight.grad is not None

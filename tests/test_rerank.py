@@ -155,3 +155,35 @@ def test_checkpoint_selection_scores_the_reported_ranking(model: Ranker, data: A
         assert selected[m] == pytest.approx(reported[m], abs=1e-9), m
     cut = evaluate(qrels, rerank(model, queries, corpus, cands, depth=depth), cfg).aggregate
     assert cut["recall@100"] < reported["recall@100"]  # the test would notice a cut-off tail
+
+
+def test_the_selected_steps_dev_run_is_reused_only_for_the_same_weights_and_queries(model: Ranker,
+                                                                                     data: Any) -> None:
+    """The train stage takes the dev run of selection's evaluation instead of re-ranking dev again, when the
+    weights are the evaluated ones and the evaluation covered the whole split with the same candidates."""
+    import torch
+
+    from irprune.evaluation import EvalConfig
+    from irprune.pipeline.train_stage import _known_dev_run
+    from irprune.training import DevEvaluator
+
+    corpus, queries, cands = data
+    qrels = {q: {d: 1 for d in sorted(cands[q])[::3]} for q in queries}
+    cfg = EvalConfig(metrics=("mrr@10",), relevance_level=1)
+    ev = DevEvaluator(queries, qrels, corpus, cands, cfg, "mrr@10", depth=4)
+    ev(model)
+    again = rerank(model, queries, corpus, cands, depth=4, keep_rest=True)
+    assert _known_dev_run(ev, model, queries, cands) == again
+    first = sorted(queries)[0]
+    assert _known_dev_run(ev, model, {first: queries[first]}, cands) is None          # another query set
+    assert _known_dev_run(ev, model, queries, {**cands, first: {}}) is None           # other candidates
+    assert _known_dev_run(None, model, queries, cands) is None
+    weight = next(p for p in model.parameters() if p.requires_grad)
+    kept = weight.detach().clone()
+    with torch.no_grad():
+        weight.add_(1e-3)
+    try:
+        assert _known_dev_run(ev, model, queries, cands) is None                      # other weights
+    finally:
+        with torch.no_grad():
+            weight.copy_(kept)

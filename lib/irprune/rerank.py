@@ -3,9 +3,10 @@
 One function, :func:`rerank`, used by training (dev evaluation), the train stage and every later stage.  Pairs
 are scored in batches sorted by length (whitespace tokens of query + document), so a batch pads to similar
 lengths (the "bucketing" of Hofstätter et al.'s matchmaker; Sutskever et al. 2014 sort by length for the same
-reason); the model runs under ``torch.inference_mode`` and, on CUDA, bf16 autocast.  Scores are put back per
-query, and the result is a :data:`~irprune.runs.Run` in this project's ranking rule (score descending, doc id
-ascending on ties): :func:`irprune.runs.to_ranx` turns it into a ``ranx.Run``.
+reason); the model runs under ``torch.inference_mode``, inside its ``inference_cache`` scope (work that depends on
+one text alone, such as monoBERT's bi-encoder prior, is done once per call) and, on CUDA, bf16 autocast.  Scores
+are put back per query, and the result is a :data:`~irprune.runs.Run` in this project's ranking rule (score
+descending, doc id ascending on ties): :func:`irprune.runs.to_ranx` turns it into a ``ranx.Run``.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def score_pairs(model: "Ranker", pairs: Sequence[tuple[str, str]], *, batch_size
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode(), autocast(dev):
+        with torch.inference_mode(), autocast(dev), model.inference_cache():
             for idx in chunks:
                 batch = move_batch(model.collate([pairs[i] for i in idx], q, d), dev)
                 out = model.score(batch).cpu().tolist()

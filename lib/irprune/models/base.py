@@ -8,6 +8,7 @@ hooks on ``forward`` see every scoring call.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
@@ -88,6 +89,11 @@ class Ranker(nn.Module, ABC):
 
     def _limit_hint(self) -> str:
         return "max_query_len / max_doc_len in the model config"
+
+    def inference_cache(self) -> contextlib.AbstractContextManager[None]:
+        """A scope in which the weights do not change, so work that depends on one text alone may be reused across
+        batches (:func:`irprune.rerank.score_pairs` opens one per call).  Nothing is reused by default."""
+        return contextlib.nullcontext()
 
     def score(self, batch: Batch) -> Tensor:
         """Relevance scores ``[B]`` in fp32 (the module's output, cast up when it ran under bf16 autocast)."""

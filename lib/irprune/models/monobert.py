@@ -31,10 +31,11 @@ selection can keep the zero-shot start.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from pathlib import Path
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, ClassVar, Iterator, Literal, Optional, Sequence
 from urllib.parse import urlparse
 
 import torch
@@ -227,9 +228,13 @@ class MonoBERT(Ranker):
                                       "intermediate": 3072, "max_len": 512, "max_query_len": 64,
                                       "max_doc_len": 445}}
 
+    #: the most texts one inference scope keeps a prior vector for (H floats each: 150 MB at H = 384)
+    alone_cache_limit: ClassVar[int] = 100_000
+
     def __init__(self, cfg: MonoBERTConfig, tokenizer: Any, bert: Any) -> None:
         super().__init__(cfg, tokenizer)
         self.bert = bert
+        self._alone_cache: dict[bytes, Tensor] | None = None
         if cfg.pooling != "pooler":        # the head reads the encoder's states directly: no unused pooler weights
             self.bert.bert.pooler = None
         if cfg.pooling == "cedr":
@@ -320,9 +325,44 @@ class MonoBERT(Ranker):
         """``s * cos(mean E(q), mean E(p))``: the checkpoint's zero-shot bi-encoder score, scaled."""
         return self.prior_scale * (self._alone(batch, "q") * self._alone(batch, "d")).sum(-1)
 
+    @contextlib.contextmanager
+    def inference_cache(self) -> Iterator[None]:
+        """Within the scope each distinct query and passage is encoded alone once for the bi-encoder prior: a
+        passage is a candidate of many queries (Cranfield's 1,400 documents fill its 6,750 dev and test pairs),
+        and a query has ``depth`` candidates.  Only gradient-free calls read or fill it."""
+        previous, self._alone_cache = self._alone_cache, ({} if self.cfg.biencoder_prior else None)
+        try:
+            yield
+        finally:
+            self._alone_cache = previous
+
     def _alone(self, batch: Batch, side: str) -> Tensor:
-        """Unit-length mean-pooled states of one side (``q`` or ``d``) encoded alone."""
+        """Unit-length mean-pooled states of one side (``q`` or ``d``) encoded alone: each distinct text of the
+        batch once (a query heads all its pairs), and, inside :meth:`inference_cache`, once per scope."""
         ids, att = batch[f"{side}_input_ids"], batch[f"{side}_attention_mask"]
+        cache = self._alone_cache if not torch.is_grad_enabled() else None
+        lengths = att.sum(1).tolist()
+        host = ids.cpu().numpy()
+        keys = [host[i, :n].tobytes() for i, n in enumerate(lengths)]    # right-padded: the ids are the text
+        new: dict[bytes, int] = {}
+        for i, key in enumerate(keys):
+            if key not in new and (cache is None or key not in cache):
+                new[key] = i
+        fresh: dict[bytes, Tensor] = {}
+        if new:
+            rows = torch.tensor(list(new.values()), device=ids.device)
+            width = max(lengths[i] for i in new.values())
+            found = self._encode_alone(ids[rows, :width], att[rows, :width])
+            if cache is None:
+                at = {key: j for j, key in enumerate(new)}
+                return found[torch.tensor([at[k] for k in keys], device=ids.device)]
+            fresh = dict(zip(new, found))
+        assert cache is not None                   # without a cache every text of the batch is new
+        if len(cache) + len(fresh) <= self.alone_cache_limit:
+            cache.update(fresh)
+        return torch.stack([fresh[k] if k in fresh else cache[k] for k in keys])
+
+    def _encode_alone(self, ids: Tensor, att: Tensor) -> Tensor:
         states = self.bert.bert(input_ids=ids, attention_mask=att).last_hidden_state
         return torch.nn.functional.normalize(_mean_pool(states, att), dim=-1)
 

@@ -93,6 +93,16 @@ def build_text(spec: ModelSpec, corpus: dict[str, str], pretrain_dir: Path = pat
     return cfg, load_tokenizer(tok)
 
 
+def _known_dev_run(evaluator: DevEvaluator | None, model: Ranker, queries: dict[str, str],
+                   candidates: Any) -> Any:
+    """The dev run that selection already re-ranked with the restored weights, when it covers the whole dev split
+    with the same candidates (on real collections every dev query is judged and evaluated); else None."""
+    if evaluator is None or set(evaluator.queries) != set(queries) or any(
+            dict(candidates.get(q, {})) != dict(evaluator.candidates[q]) for q in queries):
+        return None
+    return evaluator.run_of(model)
+
+
 def _fingerprint(*parts: Any) -> str:
     h = hashlib.sha256()
     for p in parts:
@@ -152,9 +162,13 @@ def run(cfg: Any, seed: int = 0, dataset_dir: Path = paths.DATASET,
     per_query: dict[str, Any] = {}
     for split in ("dev", "test"):
         s = ds.splits[split]
-        run_ = rerank(model, s.queries, ds.corpus, bm25[split], depth=tcfg.eval_depth, keep_rest=True,
-                      batch_size=tcfg.batch_size_eval,
-                      progress=f"rerank {split}" if tcfg.progress else False)
+        run_ = _known_dev_run(evaluator, model, s.queries, bm25[split]) if split == "dev" else None
+        if run_ is not None:
+            print(f"{out}: dev re-ranked once, by the selected evaluation ({len(run_)} queries)")
+        else:
+            run_ = rerank(model, s.queries, ds.corpus, bm25[split], depth=tcfg.eval_depth, keep_rest=True,
+                          batch_size=tcfg.batch_size_eval,
+                          progress=f"rerank {split}" if tcfg.progress else False)
         write_trec_run(run_, paths.model_run(out, split), tag=name)
         if any(s.qrels.values()):
             ecfg = eval_config_for(s.qrels, cfg.evaluation)

@@ -8,14 +8,25 @@ depth (MAP, recall@100) is the reported one."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Mapping
 
+import torch
 from torch import nn
 
 from ..data.types import Qrels
 from ..evaluation import EvalConfig, evaluate
 from ..rerank import rerank
-from ..runs import qid_key
+from ..runs import Run, qid_key
+
+
+def weights_digest(model: nn.Module) -> str:
+    """A hash of every tensor of ``model``'s state (names, shapes, dtypes and bytes): equal digests, equal weights."""
+    h = hashlib.blake2b(digest_size=16)
+    for name, t in model.state_dict().items():
+        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 class DevEvaluator:
@@ -38,11 +49,18 @@ class DevEvaluator:
         names = tuple(dict.fromkeys((metric, *eval_cfg.metrics)))   # configured metrics + the selection one
         self.cfg = dataclasses.replace(eval_cfg, metrics=names)
         self.metric, self.depth, self.batch_size = metric, depth, batch_size
+        self._runs: dict[str, Run] = {}
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
         run = rerank(model, self.queries, self.corpus, self.candidates, depth=self.depth,  # type: ignore[arg-type]
                      keep_rest=True, batch_size=self.batch_size)
+        self._runs[weights_digest(model)] = run
         return dict(evaluate(self.qrels, run, self.cfg).aggregate)
 
+    def run_of(self, model: nn.Module) -> Run | None:
+        """The run of an earlier evaluation of exactly ``model``'s weights (the selected step's, once the trainer
+        restored them), so the stage need not re-rank the same queries again; None if there was none."""
+        return self._runs.get(weights_digest(model))
 
-__all__ = ["DevEvaluator"]
+
+__all__ = ["DevEvaluator", "weights_digest"]
