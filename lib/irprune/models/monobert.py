@@ -383,8 +383,10 @@ class MonoBERT(Ranker):
         ids, types, att = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
         content = att.bool() & (ids != self.text.sep_token_id) & (ids != self.text.cls_token_id)
         q_mask, d_mask = content & (types == 0), content & (types == 1)
+        # the query is the first segment, so only its rows of the cosine matrix count: [B, rows, T], not [B, T, T]
+        rows = int(((types == 0) & att.bool()).sum(1).max())
         states = hidden_states if self.cfg.cedr_embedding_kernels else hidden_states[1:]
-        feats = [self.kernels(cosine_matrix(h, h), q_mask, d_mask) for h in states]
+        feats = [self.kernels(cosine_matrix(h[:, :rows], h), q_mask[:, :rows], d_mask) for h in states]
         return torch.cat(feats, dim=-1)
 
     def forward(self, batch: Batch) -> Tensor:
