@@ -8,7 +8,8 @@ time, pairs/s, the speed-ups and the largest score difference between the modes 
 trust on a shared machine, with ``--threads 1``).
 
     python benchmarks/bench_rerank_split.py --model-dir models/monobert-s0 [--split test] [--queries 60]
-    # in a project where the train stage ran (any overlay in configs/)
+    # in a project where the train stage ran (any overlay in configs/); PYTHONPATH=<older checkout>/lib times
+    # an older library the same way (git archive <commit> lib | tar -x -C <dir>)
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ def main() -> None:
     candidates = {q: bm25[q] for q in qids}
     n_pairs = sum(min(args.depth, len(c)) for c in candidates.values())
     print(f"{args.model_dir}: {len(qids)} {args.split} queries, {n_pairs} pairs, threads {torch.get_num_threads()}")
-    cached = model.inference_cache
+    cached = getattr(model, "inference_cache", None)
+    if cached is None:
+        print("this library has no inference cache: both modes run without one")
+        cached = contextlib.nullcontext
     times: dict[str, list[float]] = {"cache": [], "no cache": []}
     cpu: dict[str, list[float]] = {"cache": [], "no cache": []}
     runs = {}
