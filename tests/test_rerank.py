@@ -160,7 +160,7 @@ def test_checkpoint_selection_scores_the_reported_ranking(model: Ranker, data: A
 def test_the_selected_steps_dev_run_is_reused_only_for_the_same_weights_and_queries(model: Ranker,
                                                                                      data: Any) -> None:
     """The train stage takes the dev run of selection's evaluation instead of re-ranking dev again, when the
-    weights are the evaluated ones and the evaluation covered the whole split with the same candidates."""
+    weights are the evaluated ones and the evaluation covered the whole split."""
     import torch
 
     from irprune.evaluation import EvalConfig
@@ -173,17 +173,16 @@ def test_the_selected_steps_dev_run_is_reused_only_for_the_same_weights_and_quer
     ev = DevEvaluator(queries, qrels, corpus, cands, cfg, "mrr@10", depth=4)
     ev(model)
     again = rerank(model, queries, corpus, cands, depth=4, keep_rest=True)
-    assert _known_dev_run(ev, model, queries, cands) == again
+    assert _known_dev_run(ev, model, queries) == again
     first = sorted(queries)[0]
-    assert _known_dev_run(ev, model, {first: queries[first]}, cands) is None          # another query set
-    assert _known_dev_run(ev, model, queries, {**cands, first: {}}) is None           # other candidates
-    assert _known_dev_run(None, model, queries, cands) is None
+    assert _known_dev_run(ev, model, {first: queries[first]}) is None                 # another query set
+    assert _known_dev_run(None, model, queries) is None
     weight = next(p for p in model.parameters() if p.requires_grad)
     kept = weight.detach().clone()
     with torch.no_grad():
         weight.add_(1e-3)
     try:
-        assert _known_dev_run(ev, model, queries, cands) is None                      # other weights
+        assert _known_dev_run(ev, model, queries) is None                             # other weights
     finally:
         with torch.no_grad():
             weight.copy_(kept)

@@ -124,7 +124,8 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
                "achieved_sparsity": achieved, "pqi": pqi, "dense_total_params": dense_total,
                "dense_prunable_params": dense_prunable, "include": list(include), "exclude": list(exclude),
                "scope": pcfg.scope, "recovery_steps": pcfg.recovery_steps, "notes": cell.notes,
-               "prune_seconds": round(prune_s, 2), "eval_seconds": round(eval_s, 2), **{k: v for k, v in report.items() if k != "target"}}
+               "prune_seconds": round(prune_s, 2), "eval_seconds": round(eval_s, 2),
+               **{k: v for k, v in report.items() if k != "target"}}
     atomic_write_json(run_dir / "mask_summary.json", summary)
     cell.log.save(run_dir / "pruning_log.json")
     atomic_write_json(run_dir / "costs.json", costs)

@@ -93,12 +93,11 @@ def build_text(spec: ModelSpec, corpus: dict[str, str], pretrain_dir: Path = pat
     return cfg, load_tokenizer(tok)
 
 
-def _known_dev_run(evaluator: DevEvaluator | None, model: Ranker, queries: dict[str, str],
-                   candidates: Any) -> Any:
-    """The dev run that selection already re-ranked with the restored weights, when it covers the whole dev split
-    with the same candidates (on real collections every dev query is judged and evaluated); else None."""
-    if evaluator is None or set(evaluator.queries) != set(queries) or any(
-            dict(candidates.get(q, {})) != dict(evaluator.candidates[q]) for q in queries):
+def _known_dev_run(evaluator: DevEvaluator | None, model: Ranker, queries: dict[str, str]) -> Any:
+    """The dev run that selection already re-ranked with the restored weights (the evaluator holds BM25's dev
+    candidates at the same depth), when it covers every dev query (on real collections every dev query is judged
+    and evaluated); else None."""
+    if evaluator is None or set(evaluator.queries) != set(queries):
         return None
     return evaluator.run_of(model)
 
@@ -162,7 +161,7 @@ def run(cfg: Any, seed: int = 0, dataset_dir: Path = paths.DATASET,
     per_query: dict[str, Any] = {}
     for split in ("dev", "test"):
         s = ds.splits[split]
-        run_ = _known_dev_run(evaluator, model, s.queries, bm25[split]) if split == "dev" else None
+        run_ = _known_dev_run(evaluator, model, s.queries) if split == "dev" else None
         if run_ is not None:
             print(f"{out}: dev re-ranked once, by the selected evaluation ({len(run_)} queries)")
         else:
