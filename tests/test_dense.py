@@ -143,6 +143,31 @@ def test_pq_scores_equal_faiss_inner_products_and_set_centroids_writes_back():
     assert ix.compression_for(384, 96) == 16.0 and ix.compression_for(384, 48) == 32.0
 
 
+def test_opq_rotation_is_orthogonal_its_scores_equal_faiss_and_its_error_is_below_pq():
+    rng = np.random.default_rng(2)
+    # correlated dimensions with unequal variance: what OPQ's rotation balances across the sub-spaces
+    x = (rng.normal(size=(800, 16)) @ rng.normal(size=(16, 16)) * np.linspace(3, 0.2, 16)).astype(np.float32)
+    q = rng.normal(size=(5, 16)).astype(np.float32)
+    index = ix.train_opq(x, 4, nbits=5, niter=20)
+    r = ix.rotation(index)
+    assert r.shape == (16, 16) and np.allclose(r @ r.T, np.eye(16), atol=1e-5)
+    book = ix.pq_codebook(index)                                  # centroids and codes of the rotated vectors
+    s = pq_scores(torch.from_numpy(q @ r.T), torch.from_numpy(book.centroids), torch.from_numpy(book.codes)).numpy()
+    top_s, top_i = index.search(q, 6)                             # faiss rotates the queries itself
+    assert np.allclose(np.take_along_axis(s, top_i, 1), top_s, atol=1e-3)
+    assert np.allclose(book.reconstruct() @ r, index.reconstruct_n(0, len(x)), atol=1e-5)   # R^-1 = R^T
+    plain = ix.train_pq(x, 4, nbits=5)
+    err = {k: float(np.linalg.norm(i.reconstruct_n(0, len(x)) - x, axis=1).mean()) for k, i in
+           (("opq", index), ("pq", plain))}
+    assert err["opq"] < err["pq"]
+    assert ix.rotation(plain) is None
+    assert ix.index_bytes(index) == ix.index_bytes(plain) + 16 * 16 * 4   # + the rotation
+    ix.set_centroids(index, book.centroids * 2)                   # written into the inner PQ
+    assert np.allclose(ix.pq_codebook(index).centroids, book.centroids * 2)
+    with pytest.raises(ValueError, match="divisible"):
+        ix.train_opq(x, 5)
+
+
 def test_ranking_loss_weights_pairs_by_the_change_in_reciprocal_rank():
     pos = torch.tensor([1.0])
     neg = torch.tensor([[2.0, 0.0]])
@@ -188,6 +213,30 @@ def test_jpq_loss_decreases_on_a_tiny_index(tmp_path, lr):
     assert enc.query is not enc.doc                  # the document encoder (and so the codes) is untouched
     if lr == 0:
         assert all(torch.equal(a, b) for a, b in zip(enc.query.parameters(), enc.doc.parameters()))
+
+
+def test_jpq_from_an_opq_index_trains_on_rotated_queries(tmp_path):
+    enc = tiny_word_encoder(tmp_path)
+    corpus = tiny_corpus(40)
+    ids = ix.doc_order(corpus)
+    docs = enc.encode([corpus[d] for d in ids], "doc", max_tokens=16, label=False)
+    index = ix.train_opq(docs, 4, nbits=4, niter=5)
+    r, book = ix.rotation(index), ix.pq_codebook(index)
+    pairs, _, _ = _pairs(corpus, ids)
+
+    def objective(cent: np.ndarray) -> float:
+        q = torch.from_numpy(enc.encode(pairs.texts, "query", max_tokens=16, label=False) @ r.T)
+        pos = torch.tensor([p[0] for p in pairs.positives])
+        with torch.no_grad():
+            return float(jpq_loss(q, torch.from_numpy(cent), torch.from_numpy(book.codes), pos, pairs.positives, 8))
+
+    seen = []
+    cfg = SimpleNamespace(steps=60, batch_size=16, negatives=8, sampled=0, lr=0.0, centroid_lr=3e-2, warmup_steps=0,
+                          loss="lambda", eval_every=30, selection="last", seed=0)
+    res = train_jpq(enc, book, pairs, cfg, lambda e, cent: seen.append(objective(cent)) or 0.0,
+                    query_max_tokens=16, rotation=r)
+    assert objective(res.centroids) < 0.9 * objective(book.centroids)
+    assert seen[0] == pytest.approx(objective(book.centroids))    # step 0 = the OPQ index as built
 
 
 def test_finetuning_the_query_encoder_lowers_the_contrastive_loss_and_selects_on_dev(tmp_path):
@@ -252,6 +301,7 @@ def test_cell_identity_names_every_system():
 
     assert cell_identity("zeroshot") == ("biencoder-zeroshot", "dense")
     assert cell_identity("jpq48") == ("biencoder-m48", "jpq")
+    assert cell_identity("opq96") == ("biencoder-m96", "opq")
     with pytest.raises(ValueError):
         cell_identity("ivf")
 

@@ -62,15 +62,17 @@ def test_dense_stage_writes_runs_metrics_and_cells(tiny):
     res = dense_stage.run(dense_stage.DenseStage(dense=cfg, evaluation=ecfg), tmp_path / "dataset",
                           tmp_path / "bm25" / "train.trec", tmp_path / "bm25" / "per_query.json",
                           tmp_path / "models", tmp_path / "runs", tmp_path / "dense.json", tmp_path / "cells")
-    assert set(res.systems) == {"zeroshot", "biencoder", "pq4", "jpq4"}
+    assert set(res.systems) == {"zeroshot", "biencoder", "pq4", "opq4", "jpq4"}
+    assert res.systems["jpq4"]["start"] == "opq"                # JPQ starts from the OPQ index
+    assert res.systems["opq4"]["index_bytes"] == res.systems["pq4"]["index_bytes"] + 32 * 32 * 4   # + rotation
     m = json.loads((tmp_path / "dense.json").read_text())
     assert m["systems"]["pq4"]["compression"] == 64.0       # 32 float32 dims in 4 codes of 4 bits
-    assert set(m["significance"]) >= {"biencoder_vs_bm25", "biencoder_vs_zeroshot", "jpq4_vs_pq4"}
+    assert set(m["significance"]) >= {"biencoder_vs_bm25", "biencoder_vs_zeroshot", "jpq4_vs_pq4", "jpq4_vs_opq4"}
     cell = read_cell(tmp_path / "cells" / "jpq4.test.json")
     assert (cell["task"], cell["model"], cell["method"]) == ("dense", "biencoder-m4", "jpq")
     assert cell["size_sparse_bytes"] < cell["size_dense_bytes"]
     assert cell["sparsity_prunable"] == 0.0 and cell["prunable_params"] < cell["total_params"]   # nothing pruned
-    for f in ("doc_vectors.npy", "doc_ids.json", "pq4_codes.npy", "jpq4_centroids.npy"):
+    for f in ("doc_vectors.npy", "doc_ids.json", "pq4_codes.npy", "opq4_rotation.npy", "jpq4_centroids.npy"):
         assert (tmp_path / "models" / f).is_file()
     assert (tmp_path / "runs" / "jpq4.test.trec").is_file()
 

@@ -39,6 +39,9 @@ class PQConfig:
                                doc="sub-vectors per document (bytes per doc at 8 bits); 384 dims: 96 = 16x, 48 = 32x")
     nbits: int = param(8, ge=1, le=16, doc="bits per sub-vector code (2^nbits centroids per sub-space)")
     seed: int = param(0, ge=0, doc="seed of faiss k-means")
+    opq: bool = param(True, doc="also build OPQ (a learned rotation, then PQ) at each M, and start JPQ from it, as "
+                                "JPQ's reference code does (false: JPQ starts from plain PQ)")
+    opq_iters: int = param(50, ge=1, doc="OPQ's alternations of rotation and k-means")
 
 
 @frozen

@@ -7,6 +7,11 @@ index of the nearest of ``2^nbits`` centroids learned by k-means on that sub-spa
 document instead of ``4 D``.  The inner product of a query with a document is approximated by asymmetric distance
 computation, ``sum_m <q_m, C_m[code_m]>`` (a table of ``M x 2^nbits`` inner products per query).
 
+OPQ (Ge, He, Ke & Sun 2014, "Optimized Product Quantization", TPAMI) first rotates the vectors by an orthogonal
+``R`` learned to lower the quantization error, then quantizes ``R x``; a query is rotated the same way, and since
+``<R q, R d> = <q, d>`` the scores approximate the same inner products.  JPQ's reference implementation starts from
+such an index (faiss ``OPQ<M>,IVF1,PQ<M>x8``) and keeps ``R`` fixed while it trains.
+
 :class:`PQCodebook` holds the centroids ``[M, K, D/M]`` and the codes ``[N, M]`` as plain arrays, so that JPQ
 (:mod:`irprune.dense.jpq`) can train the centroids in torch and write them back into a faiss index.
 """
@@ -84,9 +89,48 @@ def train_pq(doc_vecs: np.ndarray, m: int, nbits: int = 8, seed: int = 0):
     return index
 
 
-def pq_codebook(index) -> PQCodebook:
-    """The centroids and codes held by a faiss ``IndexPQ``."""
+def train_opq(doc_vecs: np.ndarray, m: int, nbits: int = 8, seed: int = 0, niter: int = 50):
+    """A faiss ``IndexPreTransform``: an OPQ rotation (``niter`` alternations of rotation and PQ k-means) followed
+    by an ``IndexPQ`` (inner product, :func:`train_pq`) trained and filled with the rotated ``doc_vecs``."""
     faiss = _faiss()
+    n, d = doc_vecs.shape
+    if d % m:
+        raise ValueError(f"OPQ: dimension {d} is not divisible by M = {m}; choose M among the divisors of {d}")
+    x = np.ascontiguousarray(doc_vecs, dtype=np.float32)
+    opq = faiss.OPQMatrix(d, m)
+    opq.niter = niter
+    pq = faiss.ProductQuantizer(d, m, nbits)       # the quantizer OPQ alternates with: quiet on a small corpus
+    pq.cp.seed = seed
+    if n < 39 * (1 << nbits):
+        pq.cp.min_points_per_centroid = 1
+    opq.pq = pq
+    opq.train(x)
+    opq.pq = None                                  # trained; the index below owns its own quantizer
+    inner = train_pq(opq.apply_py(x), m, nbits, seed)
+    return faiss.IndexPreTransform(opq, inner)
+
+
+def _pq_index(index):
+    """The ``IndexPQ`` of a plain PQ index or of an OPQ ``IndexPreTransform``."""
+    faiss = _faiss()
+    if isinstance(index, faiss.IndexPreTransform):
+        return faiss.downcast_index(index.index)
+    return index
+
+
+def rotation(index) -> np.ndarray | None:
+    """The ``[D, D]`` OPQ rotation ``R`` of an OPQ index (queries are scored as ``R q``); ``None`` for plain PQ."""
+    faiss = _faiss()
+    if not isinstance(index, faiss.IndexPreTransform):
+        return None
+    vt = faiss.downcast_VectorTransform(index.chain.at(0))
+    return faiss.vector_to_array(vt.A).reshape(vt.d_out, vt.d_in).astype(np.float32)
+
+
+def pq_codebook(index) -> PQCodebook:
+    """The centroids and codes held by a faiss ``IndexPQ`` (of an OPQ index: those of the rotated vectors)."""
+    faiss = _faiss()
+    index = _pq_index(index)
     pq = index.pq
     cent = faiss.vector_to_array(pq.centroids).reshape(pq.M, pq.ksub, pq.dsub).copy()
     raw = faiss.vector_to_array(index.codes).reshape(index.ntotal, pq.code_size)
@@ -101,9 +145,9 @@ def _unpack(pq, raw: np.ndarray) -> np.ndarray:
 
 
 def set_centroids(index, centroids: np.ndarray) -> None:
-    """Write trained centroids ``[M, K, D/M]`` back into a faiss ``IndexPQ`` (codes unchanged)."""
+    """Write trained centroids ``[M, K, D/M]`` back into a faiss ``IndexPQ`` or OPQ index (codes unchanged)."""
     faiss = _faiss()
-    pq = index.pq
+    pq = _pq_index(index).pq
     if centroids.shape != (pq.M, pq.ksub, pq.dsub):
         raise ValueError(f"centroids of shape {centroids.shape}; the index expects {(pq.M, pq.ksub, pq.dsub)}")
     faiss.copy_array_to_vector(np.ascontiguousarray(centroids, dtype=np.float32).ravel(), pq.centroids)
@@ -111,8 +155,10 @@ def set_centroids(index, centroids: np.ndarray) -> None:
 
 def index_bytes(index) -> int:
     """Bytes of the stored document representation: ``N * code_size`` (flat: ``N * 4 D``), plus the PQ
-    centroids (``M * K * D/M * 4``), which are part of what a PQ index must keep."""
+    centroids (``M * K * D/M * 4``) and an OPQ rotation (``D * D * 4``), which are part of what the index must keep."""
     faiss = _faiss()
+    if isinstance(index, faiss.IndexPreTransform):
+        return index_bytes(_pq_index(index)) + int(rotation(index).size * 4)
     if isinstance(index, faiss.IndexPQ):
         return int(index.ntotal * index.pq.code_size + index.pq.M * index.pq.ksub * index.pq.dsub * 4)
     if isinstance(index, faiss.IndexFlat):
@@ -162,5 +208,5 @@ def doc_order(corpus: Mapping[str, str]) -> list[str]:
     return sorted(corpus)
 
 
-__all__ = ["PQCodebook", "compression_for", "doc_order", "flat_index", "index_bytes", "pq_codebook",
-           "run_from_scores", "search", "search_latency_ms", "set_centroids", "train_pq"]
+__all__ = ["PQCodebook", "compression_for", "doc_order", "flat_index", "index_bytes", "pq_codebook", "rotation",
+           "run_from_scores", "search", "search_latency_ms", "set_centroids", "train_opq", "train_pq"]

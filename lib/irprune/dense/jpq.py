@@ -13,7 +13,9 @@ PQ centroids learned by k-means (faiss) and from the query encoder, and updates 
   2010); ``loss: ce`` uses the softmax cross-entropy over the positive and the negatives instead.
 
 The centroids have their own learning rate (``centroid_lr``); the checkpoint is chosen on dev as in
-:mod:`irprune.dense.train` (step 0 = plain PQ with the starting query encoder).
+:mod:`irprune.dense.train` (step 0 = the starting index with the starting query encoder).  Started from an OPQ
+index (:func:`irprune.dense.index.train_opq`, as the paper's code starts), the query vectors are rotated by the
+index's fixed ``R`` before they meet the centroids.
 """
 
 from __future__ import annotations
@@ -96,9 +98,10 @@ class JPQResult(FinetuneResult):
 
 def train_jpq(enc: BiEncoder, book: PQCodebook, pairs: TrainingPairs, cfg: Any,
               evaluate_dev: Callable[[BiEncoder, np.ndarray], float] | None, *, query_max_tokens: int,
-              label: str = "jpq") -> JPQResult:
+              label: str = "jpq", rotation: np.ndarray | None = None) -> JPQResult:
     """Train ``enc.query`` and the centroids of ``book`` jointly (codes fixed) for ``cfg.steps`` steps; ``cfg``
-    has ``steps batch_size lr centroid_lr warmup_steps negatives loss eval_every selection seed``.
+    has ``steps batch_size lr centroid_lr warmup_steps negatives loss eval_every selection seed``.  ``rotation``:
+    the ``[D, D]`` OPQ rotation of the index (query vectors are scored as ``R q``; ``None`` = plain PQ).
 
     ``evaluate_dev(enc, centroids)`` returns the dev metric of the PQ index with those centroids.  Returns the
     selected centroids (the query encoder's selected weights are left in ``enc.query``).
@@ -114,8 +117,11 @@ def train_jpq(enc: BiEncoder, book: PQCodebook, pairs: TrainingPairs, cfg: Any,
     groups = [] if frozen else [{"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.lr}]
     opt = torch.optim.AdamW(groups + [{"params": [cent], "lr": cfg.centroid_lr}], weight_decay=0.0)
     base = ([] if frozen else [cfg.lr]) + [cfg.centroid_lr]
+    rot_t = None if rotation is None else torch.from_numpy(np.ascontiguousarray(rotation.T, dtype=np.float32))
     fixed_q = (torch.from_numpy(enc.encode(pairs.texts, "query", max_tokens=query_max_tokens, batch_size=128,
                                            label=False)) if frozen else None)
+    if fixed_q is not None and rot_t is not None:
+        fixed_q = fixed_q @ rot_t
     history: list[dict[str, float]] = []
     best: tuple[float, int, Any, Any] = (-math.inf, 0, None, None)
     prog = Progress(label, total=cfg.steps)
@@ -145,6 +151,8 @@ def train_jpq(enc: BiEncoder, book: PQCodebook, pairs: TrainingPairs, cfg: Any,
         else:
             enc_in = enc.tokenize([pairs.texts[i] for i in batch], query_max_tokens)
             q = embed(model, enc_in["input_ids"], enc_in["attention_mask"], enc.normalize)  # [B, D]
+            if rot_t is not None:
+                q = q @ rot_t                                                               # R q
         loss = jpq_loss(q, cent, codes, pos_rows, [pairs.positives[i] for i in batch], cfg.negatives,
                         cfg.sampled, cfg.loss, gen)
         optimizer_step(opt, loss, step, cfg, model, history, prog, consider)

@@ -8,15 +8,16 @@ Steps, each evaluated on dev and test with the study's metrics (as BM25 is):
    ``dense.train.side: both`` trains the shared encoder and re-encodes the corpus), the checkpoint chosen on dev
    with step 0 (= zero-shot) among the candidates;
 4. per PQ size ``M`` in ``dense.pq.m``: plain PQ (faiss k-means) of the document vectors searched with the
-   fine-tuned query encoder, and JPQ (:mod:`irprune.dense.jpq`) started from that PQ and that query encoder;
+   fine-tuned query encoder, OPQ (a learned rotation, then PQ; ``dense.pq.opq``), and JPQ
+   (:mod:`irprune.dense.jpq`) started from the OPQ index (plain PQ without it) and that query encoder;
 5. index bytes and CPU latency per query (one query at a time, ``dense.latency.threads`` threads): query
    encoding and index search, for the flat index and each compressed one;
 6. paired significance tests on test (``significance`` section) of every system against BM25 (the ``bm25``
    stage's per-query scores on the same queries), of the fine-tuned against the zero-shot encoder, and of JPQ
-   against plain PQ at each code size (Holm-adjusted over the family).
+   against plain PQ and against OPQ at each code size (Holm-adjusted over the family).
 
 Outputs: ``models/dense/`` (document vectors ``doc_vectors.npy`` in ``doc_ids.json`` order, the fine-tuned query
-encoder ``query_encoder/``, the PQ/JPQ centroids and codes), ``runs/dense/<system>.<split>.trec``,
+encoder ``query_encoder/``, the PQ/OPQ/JPQ centroids and codes, the OPQ rotations), ``runs/dense/<system>.<split>.trec``,
 ``runs/dense/per_query.json``, ``metrics/dense.json``, and results-table cells (task ``dense``; size columns are
 those of the *index*: float32 vectors vs the stored codes and centroids) in ``metrics/cells/dense/``.
 """
@@ -89,19 +90,23 @@ def load_encoder(cfg: DenseConfig) -> BiEncoder:
 
 @dataclass
 class Scorer:
-    """Scores every document for a batch of query vectors: exact (flat) or PQ asymmetric scores, computed in numpy /
-    torch (the numbers faiss returns, as tests/test_dense.py checks); with ``index``, :func:`retrieve` searches that
-    faiss index instead (the reported runs)."""
+    """Scores every document for a batch of query vectors: exact (flat) or PQ asymmetric scores (of ``R q`` with an
+    OPQ ``rotation``), computed in numpy / torch (the numbers faiss returns, as tests/test_dense.py checks); with
+    ``index``, :func:`retrieve` searches that faiss index instead (the reported runs)."""
 
     doc_vecs: np.ndarray
     centroids: np.ndarray | None = None
     codes: np.ndarray | None = None
     index: Any = None
+    rotation: np.ndarray | None = None
 
     def __call__(self, q: np.ndarray) -> np.ndarray:
         if self.centroids is None:
             return q @ self.doc_vecs.T
         import torch
+
+        if self.rotation is not None:
+            q = np.ascontiguousarray(q @ self.rotation.T, dtype=np.float32)
 
         with torch.no_grad():
             return pq_scores(torch.from_numpy(q), torch.from_numpy(self.centroids),
@@ -250,19 +255,33 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
         faiss_indexes[f"pq{m}"] = pq
         np.save(model_dir / f"pq{m}_codes.npy", book.codes.astype(np.uint8 if c.pq.nbits <= 8 else np.uint16))
         np.save(model_dir / f"pq{m}_centroids.npy", book.centroids)
+        start, rot = pq, None                   # JPQ's starting index: OPQ when built, else plain PQ
+        if c.pq.opq:
+            t0 = time.perf_counter()
+            start = ix.train_opq(docs, m, c.pq.nbits, c.pq.seed, c.pq.opq_iters)
+            opq_s = time.perf_counter() - t0
+            rot, book = ix.rotation(start), ix.pq_codebook(start)
+            recon = float(np.linalg.norm(book.reconstruct() @ rot - docs, axis=1).mean())    # R^-1 = R^T
+            evaluate_system(f"opq{m}", enc, Scorer(docs, index=start), index_bytes=ix.index_bytes(start),
+                            compression=comp, train_s=opq_s, reconstruction_error=recon)
+            faiss_indexes[f"opq{m}"] = start
+            np.save(model_dir / f"opq{m}_codes.npy", book.codes.astype(np.uint8 if c.pq.nbits <= 8 else np.uint16))
+            np.save(model_dir / f"opq{m}_centroids.npy", book.centroids)
+            np.save(model_dir / f"opq{m}_rotation.npy", rot)
         if c.jpq.steps > 0:
             if pairs is None:
                 tr = ds.split("train")
                 pairs = training_pairs(tr.queries, tr.qrels, None, row, 1)
             jenc = BiEncoder(enc.tokenizer, copy.deepcopy(enc.query), enc.doc, enc.normalize)
             jr = train_jpq(jenc, book, pairs, c.jpq,
-                           lambda e, cent: dev_f(e, Scorer(docs, cent, book.codes)),
-                           query_max_tokens=c.query_max_tokens, label=f"dense: jpq M={m}")
-            jidx = _copy_pq(pq)
+                           lambda e, cent: dev_f(e, Scorer(docs, cent, book.codes, rotation=rot)),
+                           query_max_tokens=c.query_max_tokens, label=f"dense: jpq M={m}", rotation=rot)
+            jidx = _copy_pq(start)
             ix.set_centroids(jidx, jr.centroids)
             faiss_indexes[f"jpq{m}"] = jidx
-            evaluate_system(f"jpq{m}", jenc, Scorer(docs, index=jidx), index_bytes=nbytes,
-                            compression=comp, train_s=jr.train_s, selected_step=jr.best_step)
+            evaluate_system(f"jpq{m}", jenc, Scorer(docs, index=jidx), index_bytes=ix.index_bytes(jidx),
+                            compression=comp, train_s=jr.train_s, selected_step=jr.best_step,
+                            start="opq" if rot is not None else "pq")
             np.save(model_dir / f"jpq{m}_centroids.npy", jr.centroids)
             pq_info[f"jpq{m}"] = {"history": jr.history}
 
@@ -282,9 +301,10 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
         bm25_pq = read_json(bm25_per_query)["test"][PRIMARY]
         tests = {f"{n}_vs_bm25": (per_query[n][PRIMARY], bm25_pq) for n in systems}
         tests["biencoder_vs_zeroshot"] = (per_query["biencoder"][PRIMARY], per_query["zeroshot"][PRIMARY])
-        for n in systems:                    # JPQ against plain PQ at the same code size
-            if n.startswith("jpq") and f"pq{n[3:]}" in per_query:
-                tests[f"{n}_vs_pq{n[3:]}"] = (per_query[n][PRIMARY], per_query[f"pq{n[3:]}"][PRIMARY])
+        for n in systems:                    # JPQ against plain PQ and OPQ at the same code size
+            for base in ("pq", "opq"):
+                if n.startswith("jpq") and f"{base}{n[3:]}" in per_query:
+                    tests[f"{n}_vs_{base}{n[3:]}"] = (per_query[n][PRIMARY], per_query[f"{base}{n[3:]}"][PRIMARY])
         for key, (a, b) in tests.items():
             cmp = compare(a, b, cfg=cfg.significance)
             sig[key] = {"mean_a": cmp.mean_a, "mean_b": cmp.mean_b, "mean_diff": cmp.mean_diff, "p": cmp.p_value,
@@ -320,14 +340,15 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
 
 def cell_identity(system: str) -> tuple[str, str]:
     """Results-table ``(model, method)`` of a system: ``zeroshot`` -> (biencoder-zeroshot, dense), ``biencoder``
-    -> (biencoder, dense), ``pq96`` -> (biencoder-m96, pq), ``jpq48`` -> (biencoder-m48, jpq)."""
+    -> (biencoder, dense), ``pq96`` -> (biencoder-m96, pq), ``opq96`` -> (biencoder-m96, opq), ``jpq48`` ->
+    (biencoder-m48, jpq)."""
     if system == "zeroshot":
         return "biencoder-zeroshot", "dense"
     if system == "biencoder":
         return "biencoder", "dense"
     method = system.rstrip("0123456789")
-    if method not in ("pq", "jpq") or method == system:
-        raise ValueError(f"unknown dense system {system!r}; expected zeroshot, biencoder, pq<M> or jpq<M>")
+    if method not in ("pq", "opq", "jpq") or method == system:
+        raise ValueError(f"unknown dense system {system!r}; expected zeroshot, biencoder, pq<M>, opq<M> or jpq<M>")
     return f"biencoder-m{system[len(method):]}", method
 
 

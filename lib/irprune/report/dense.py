@@ -1,4 +1,4 @@
-"""Dense retrieval in the report: the bi-encoder against BM25, its index compressed (PQ, JPQ), its query encoder
+"""Dense retrieval in the report: the bi-encoder against BM25, its index compressed (PQ, OPQ, JPQ), its query encoder
 pruned, and one quality-vs-cost figure that sets the study's three ways of compressing retrieval side by side.
 
 Reads the dense stages' records (``metrics/dense.json``, ``runs/dense_prune/*/metrics.json``) for what the tidy
@@ -7,7 +7,7 @@ re-rankers' and DSI's pruning cells.  Missing records read "not run".
 
 The figure's x axis is the compression factor of the part that is compressed, on a log scale: ``1 / density`` of
 the pruned weights for the re-rankers, DSI and the bi-encoder's query encoder, ``float32 bytes / code bytes`` for
-the PQ/JPQ index; its y axis is the share of the uncompressed system's test MRR@10 that is kept (each family
+the PQ/OPQ/JPQ index; its y axis is the share of the uncompressed system's test MRR@10 that is kept (each family
 against its own dense reference: the re-ranker, the dense DSI, the fine-tuned bi-encoder over the flat index).
 """
 
@@ -39,10 +39,20 @@ class DenseResults:
         return ((self.record or {}).get("systems") or {}).get(name)
 
     def compressed(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(name, record)`` of the PQ/JPQ systems, by compression then name."""
+        """``(name, record)`` of the PQ/OPQ/JPQ systems, by compression then PQ, OPQ, JPQ."""
         systems = (self.record or {}).get("systems") or {}
-        out = [(n, s) for n, s in systems.items() if n.startswith(("pq", "jpq"))]
-        return sorted(out, key=lambda x: (x[1].get("compression", 0), x[0].startswith("jpq"), x[0]))
+        out = [(n, s) for n, s in systems.items() if index_method(n)]
+        return sorted(out, key=lambda x: (x[1].get("compression", 0), INDEX_METHODS.index(index_method(x[0])), x[0]))
+
+
+#: The index compressions of the dense stage, in display order (system names are ``<method><M>``).
+INDEX_METHODS = ("pq", "opq", "jpq")
+
+
+def index_method(system: str) -> str | None:
+    """``pq`` / ``opq`` / ``jpq`` for a compressed-index system name (``opq96``), else ``None``."""
+    method = system.rstrip("0123456789")
+    return method if method in INDEX_METHODS and method != system else None
 
 
 def load(root: str | Path = ".") -> DenseResults:
@@ -87,7 +97,7 @@ def figure(res: DenseResults, df: Any, out_dir: Path, split: str = "test") -> li
     idx: dict[str, list[tuple[float, float]]] = {}
     if ref:
         for name, s in res.compressed():
-            method = "jpq" if name.startswith("jpq") else "pq"
+            method = index_method(name)
             idx.setdefault(method, []).append((float(s["compression"]), float(s[METRIC]) / ref))
         pr: dict[str, list[tuple[float, float]]] = {}
         for r in res.prune:
@@ -125,7 +135,7 @@ def figure(res: DenseResults, df: Any, out_dir: Path, split: str = "test") -> li
 
 
 def table(res: DenseResults, bm25: dict | None = None, split: str = "test") -> Table:
-    """BM25, the zero-shot and fine-tuned bi-encoder, PQ/JPQ at each size, the pruned query encoders."""
+    """BM25, the zero-shot and fine-tuned bi-encoder, PQ/OPQ/JPQ at each size, the pruned query encoders."""
     header = ("System", "Index", "Compression", "MRR@10", "nDCG@10", "Kept", "Latency (ms)", "p vs BM25")
     rows: list[tuple[str, ...]] = []
     b = (bm25 or {}).get(split) or {}
@@ -143,8 +153,8 @@ def table(res: DenseResults, bm25: dict | None = None, split: str = "test") -> T
         rows.append(row("Bi-encoder, zero-shot (flat)", res.system("zeroshot")))
         rows.append(row("Bi-encoder, fine-tuned (flat)", res.system("biencoder")))
         for name, s in res.compressed():
-            m = name.lstrip("jpq")
-            rows.append(row(f"{'JPQ' if name.startswith('jpq') else 'PQ'}, M = {m}", s))
+            method = index_method(name)
+            rows.append(row(f"{method.upper()}, M = {name[len(method):]}", s))
     group = len(rows) - 1
     for r in sorted(res.prune, key=lambda r: (r["method"], r["target_sparsity"])):
         kept = pct(r[METRIC] / ref) if ref else ""
@@ -152,8 +162,8 @@ def table(res: DenseResults, bm25: dict | None = None, split: str = "test") -> T
                      "flat", f"{1 / max(1e-9, 1 - float(r['achieved_sparsity'])):.1f}x (enc.)", fmt(r.get("mrr@10")),
                      fmt(r.get("ndcg@10")), kept, fmt(r.get("latency_ms"), 2), ""))
     caption = (f"Dense retrieval on the full collection ({split} split): the pretrained bi-encoder zero-shot and with "
-               "its query encoder fine-tuned, its index compressed by PQ and JPQ (compression of the float32 document "
-               "vectors; index bytes include the centroids), and its query encoder pruned (compression of the pruned "
+               "its query encoder fine-tuned, its index compressed by PQ, OPQ and JPQ (JPQ started from OPQ; "
+               "compression of the float32 document vectors; index bytes include the centroids and OPQ's rotation), and its query encoder pruned (compression of the pruned "
                "weights; the index stays flat). Kept: share of the fine-tuned bi-encoder's MRR@10. Latency: CPU, one "
                "query at a time, encoding plus search (pruned rows: encoding only). p: paired test against BM25 on "
                "the same queries, Holm-adjusted.")
@@ -173,4 +183,5 @@ def add_macros(M: Any, res: DenseResults, keep: float = 0.95) -> None:
     M.flag("HaveDenseRetrieval", res.record is not None)
 
 
-__all__ = ["DenseResults", "load", "figure", "table", "add_macros", "DENSE_METRICS", "PRUNE_RECORDS", "FIGURE"]
+__all__ = ["DenseResults", "load", "figure", "index_method", "table", "add_macros", "DENSE_METRICS", "INDEX_METHODS",
+           "PRUNE_RECORDS", "FIGURE"]

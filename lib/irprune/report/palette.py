@@ -55,8 +55,10 @@ _STYLES: dict[str, MethodStyle] = {
     "sap": MethodStyle("SAP (PQ Index)", "Sap", _C["bluish_green"], "p", "-"),
     "heads": MethodStyle("Head pruning", "Heads", _C["yellow"], "X", "-"),
     "structured": MethodStyle("Heads + FFN neurons removed", "Structured", _C["yellow"], "d", "--"),
-    # index compression of the dense bi-encoder (irprune.dense): product quantization, and JPQ (Zhan et al. 2021)
+    # index compression of the dense bi-encoder (irprune.dense): product quantization, OPQ (Ge et al. 2014), and JPQ
+    # (Zhan et al. 2021)
     "pq": MethodStyle("PQ (index)", "Pq", _C["sky_blue"], "d", "--"),
+    "opq": MethodStyle("OPQ (index)", "Opq", _C["bluish_green"], "s", "--"),
     "jpq": MethodStyle("JPQ (index)", "Jpq", _C["blue"], "8", "--"),
 }
 METHOD_STYLES: Registry[MethodStyle] = Registry("method")
@@ -66,9 +68,9 @@ for _name, _style in _STYLES.items():
 METHOD_ORDER: tuple[str, ...] = tuple(_STYLES)
 
 #: "Methods" that prune nothing, skipped by every sparsity analysis: the references (dense, BM25; drawn as
-#: horizontal lines, never as pruning curves) and index compression of the dense bi-encoder (PQ, JPQ; drawn by
-#: irprune.report.dense against their compression factor).
-REFERENCE_METHODS = ("dense", "bm25", "pq", "jpq")
+#: horizontal lines, never as pruning curves) and index compression of the dense bi-encoder (PQ, OPQ, JPQ; drawn
+#: by irprune.report.dense against their compression factor).
+REFERENCE_METHODS = ("dense", "bm25", "pq", "opq", "jpq")
 
 
 @dataclass(frozen=True)
