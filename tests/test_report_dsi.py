@@ -70,6 +70,27 @@ def test_beating_bm25_and_not_beating_random_flip_the_booleans(tmp_path) -> None
     assert not m.flags["DsiAboveRandom"] and not m.flags["DsiBeatsBmTwentyFive"]      # 0.05 < 2 x 0.03
 
 
+@pytest.mark.parametrize("curve,rising", [((0.30, 0.39), True), ((0.41, 0.40), False), ((0.39,), None)])
+def test_the_dev_curve_says_whether_dsi_was_still_learning(tmp_path, curve, rising) -> None:
+    import json
+
+    root = write_grid(tmp_path, models={"conv_knrm": 0.5}, methods={"gmp": (0.85, 10.0)}, sparsities=(0.5,),
+                      seeds=(0,))
+    write_dsi(root)
+    path = root / "metrics" / "dsi.json"
+    rec = json.loads(path.read_text())
+    rec["dev_history"] = [{"step": 200 * (i + 1), "hits@10": v, "loss": 3.0 - i} for i, v in enumerate(curve)]
+    rec["arch"] = "bert"
+    path.write_text(json.dumps(rec))
+    assert dsi.still_learning(rec["dev_history"], "hits@10") is rising
+    _, m = _macros(root, dsi.load(root))
+    v, f = m.values, m.flags
+    assert f["DsiHaveCurve"] is (rising is not None) and f["DsiStillLearning"] is bool(rising)
+    assert not f["DsiFromScratch"] and v["DsiArchName"] == "BERT-encoder"
+    assert v["DsiDevFirst"] == f"{curve[0]:.3f}" and v["DsiDevLast"] == f"{curve[-1]:.3f}"
+    assert v["DsiDevLastStep"] == str(200 * len(curve)) and v["DsiLossFirst"] == "3.00"
+
+
 def test_nothing_run_reads_not_run(tmp_path) -> None:
     root = write_grid(tmp_path, models={}, methods={})
     res = dsi.load(root)

@@ -146,7 +146,8 @@ def run(cfg: DSIStage, dataset_dir: Path = paths.DATASET, checkpoint_dir: Path =
         "params": model.num_parameters(), "train_steps": tr.steps, "selected_step": tr.best_step,
         "train_s": tr.train_s, "dev_select_s": tr.eval_s, "eval_s": eval_s, "setup_s": setup_s,
         "total_s": time.perf_counter() - t0, "relevance_level": ecfg.relevance_level,
-        "beam_size": c.retrieve.beam_size, "selection": c.train.selection, "selection_metric": c.train.metric})
+        "beam_size": c.retrieve.beam_size, "selection": c.train.selection, "selection_metric": c.train.metric,
+        "arch": c.model.arch, "dev_history": tr.history})
     if "test" in qrels:
         prunable = dsi_prunable(model.net, c.prune.include_embeddings)
         common = dict(task=TASK, target_sparsity=0.0, achieved_sparsity=0.0, split="test", primary_metric=PRIMARY)

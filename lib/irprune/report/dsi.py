@@ -156,6 +156,31 @@ def table(res: DSIResults, df: Any, card: Mapping[str, Any] | None = None, split
     return Table("dsi", header, tuple(rows), caption, "tab:dsi", "ll" + "r" * (len(header) - 2), (group,))
 
 
+def still_learning(history: list[Mapping[str, float]], metric: str) -> bool | None:
+    """Whether the dev curve was still rising when training stopped: the last evaluation is the best one and
+    above the one before it (``None`` with fewer than two evaluations)."""
+    vals = [float(h[metric]) for h in history if metric in h]
+    if len(vals) < 2:
+        return None
+    return vals[-1] > vals[-2] and vals[-1] >= max(vals)
+
+
+def add_curve_macros(M: Any, d: Mapping[str, Any]) -> None:
+    """The evidence for *why* DSI lands where it does, from the stage's dev curve: its first and last dev
+    evaluations (step, selection metric, mean training loss of the 50 steps before) and ``DsiStillLearning``."""
+    from .macros import count, num
+
+    metric = d.get("selection_metric", "hits@10")
+    hist = [h for h in d.get("dev_history") or [] if metric in h]
+    rising = still_learning(hist, metric)
+    M.flag("DsiHaveCurve", rising is not None)
+    M.flag("DsiStillLearning", bool(rising))
+    for tag, h in (("First", hist[0] if hist else None), ("Last", hist[-1] if hist else None)):
+        M.add(f"DsiDev{tag}Step", NOT_RUN if h is None else count(h["step"]))
+        M.add(f"DsiDev{tag}", num(None if h is None else float(h[metric])))
+        M.add(f"DsiLoss{tag}", num(None if h is None or h.get("loss") is None else float(h["loss"]), 2))
+
+
 def add_macros(M: Any, res: DSIResults, keep: float, tol: float = 0.02) -> None:
     """The DSI macros of the paper (:class:`irprune.report.macros.Macros`): setup, dense and BM25-subset numbers,
     the booleans ``HaveDsi``, ``HaveDsiPruned``, ``DsiBeatsBmTwentyFive`` (dense MAP >= BM25's on the subset),
@@ -168,7 +193,9 @@ def add_macros(M: Any, res: DSIResults, keep: float, tol: float = 0.02) -> None:
     d = res.dense or {}
     have = res.dense is not None
     M.flag("HaveDsi", have)
-    M.text("DsiArchName", "T5")
+    arch = d.get("arch", "t5")
+    M.text("DsiArchName", "T5" if arch == "t5" else "BERT-encoder")
+    M.flag("DsiFromScratch", arch == "t5")
     M.text("DsiHitsOneName", LABELS["hits@1"])
     M.text("DsiHitsTenName", LABELS["hits@10"])
     M.add("DsiNumDocs", count(d["n_docs"]) if "n_docs" in d else NOT_RUN)
@@ -190,6 +217,7 @@ def add_macros(M: Any, res: DSIResults, keep: float, tol: float = 0.02) -> None:
     dmap, bmap = res.dense_value("map"), res.dense_value("map", "bm25_subset_")
     M.flag("DsiBeatsBmTwentyFive", dmap is not None and bmap is not None and dmap >= bmap)
     M.add("DsiMapShareOfBm", pct_or(dmap / bmap if dmap is not None and bmap else None))
+    add_curve_macros(M, d)
     h, r = res.dense_value("hits@10"), res.dense_value("hits@10", "random_")
     M.flag("DsiAboveRandom", h is not None and r is not None and h >= ABOVE_RANDOM_FACTOR * r)
     M.add("DsiRandomRatio", num(h / r, 1) if h is not None and r else NOT_RUN)
@@ -225,5 +253,5 @@ def add_macros(M: Any, res: DSIResults, keep: float, tol: float = 0.02) -> None:
         M.add(f"{stem}Decoder", pct_or(float(c["decoder_sparsity"])))
 
 
-__all__ = ["DSIResults", "load", "figure", "table", "add_macros", "retained", "DENSE_METRICS", "CELL_RECORDS",
-           "FIGURE", "ABOVE_RANDOM_FACTOR"]
+__all__ = ["DSIResults", "load", "figure", "table", "add_curve_macros", "add_macros", "retained", "still_learning",
+           "DENSE_METRICS", "CELL_RECORDS", "FIGURE", "ABOVE_RANDOM_FACTOR"]
