@@ -17,9 +17,10 @@ Steps, each evaluated on dev and test with the study's metrics (as BM25 is):
    against plain PQ and against OPQ at each code size (Holm-adjusted over the family).
 
 Outputs: ``models/dense/`` (document vectors ``doc_vectors.npy`` in ``doc_ids.json`` order, the fine-tuned query
-encoder ``query_encoder/``, the PQ/OPQ/JPQ centroids and codes, the OPQ rotations), ``runs/dense/<system>.<split>.trec``,
-``runs/dense/per_query.json``, ``metrics/dense.json``, and results-table cells (task ``dense``; size columns are
-those of the *index*: float32 vectors vs the stored codes and centroids) in ``metrics/cells/dense/``.
+encoder ``query_encoder/``, the PQ/OPQ/JPQ centroids and codes, the OPQ rotations),
+``runs/dense/<system>.<split>.trec``, ``runs/dense/per_query.json``, ``metrics/dense.json``, and results-table
+cells (task ``dense``; size columns are those of the *index*: float32 vectors vs the stored codes, centroids and
+rotation) in ``metrics/cells/dense/``.
 """
 
 from __future__ import annotations
@@ -107,7 +108,6 @@ class Scorer:
 
         if self.rotation is not None:
             q = np.ascontiguousarray(q @ self.rotation.T, dtype=np.float32)
-
         with torch.no_grad():
             return pq_scores(torch.from_numpy(q), torch.from_numpy(self.centroids),
                              torch.from_numpy(self.codes)).numpy()
@@ -326,7 +326,8 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
             break
         model, method = cell_identity(name)
         write_cell(cell_dir / f"{name}.test.json", make_cell(
-            task=TASK, model=model, method=method, target_sparsity=0.0, achieved_sparsity=0.0, seed=c.train.seed, split="test", primary_metric=PRIMARY,
+            task=TASK, model=model, method=method, target_sparsity=0.0, achieved_sparsity=0.0, seed=c.train.seed,
+            split="test", primary_metric=PRIMARY,
             **{m.replace("@", "_at_"): float(s[m]) for m in ("mrr@10", "ndcg@10", "map", "recall@10", "recall@100")
                if m in s},
             **covered, nonzero_params=total_params, size_dense_bytes=flat_bytes,

@@ -163,10 +163,11 @@ def table(res: DenseResults, bm25: dict | None = None, split: str = "test") -> T
                      fmt(r.get("ndcg@10")), kept, fmt(r.get("latency_ms"), 2), ""))
     caption = (f"Dense retrieval on the full collection ({split} split): the pretrained bi-encoder zero-shot and with "
                "its query encoder fine-tuned, its index compressed by PQ, OPQ and JPQ (JPQ started from OPQ; "
-               "compression of the float32 document vectors; index bytes include the centroids and OPQ's rotation), and its query encoder pruned (compression of the pruned "
-               "weights; the index stays flat). Kept: share of the fine-tuned bi-encoder's MRR@10. Latency: CPU, one "
-               "query at a time, encoding plus search (pruned rows: encoding only). p: paired test against BM25 on "
-               "the same queries, Holm-adjusted.")
+               "compression of the float32 document vectors; index bytes include the centroids and OPQ's "
+               "rotation), and its query encoder pruned (compression of the pruned weights; the index stays flat). "
+               "Kept: share of the fine-tuned bi-encoder's MRR@10. Latency: CPU, one query at a time, encoding plus "
+               "search (pruned rows: encoding only). p: paired test against BM25 on the same queries, "
+               "Holm-adjusted.")
     return Table("dense_retrieval", header, tuple(rows), caption, "tab:denseretrieval", "ll" + "r" * (len(header) - 2),
                  (group,))
 
