@@ -208,7 +208,8 @@ def write_dsi(root: Path, *, dense: dict | None = None, bm25: dict | None = None
     record = {**dense, **{f"bm25_subset_{k}": v for k, v in bm25.items()}, "random_hits@1": 0.003,
               "random_hits@10": 0.03, "n_docs": 1000, "id_scheme": "semantic", "params": 1_240_960,
               "train_steps": 400, "selected_step": 400, "train_s": 55.2, "total_s": 80.4, "beam_size": 100,
-              "selection": "best", "selection_metric": "hits@10"}
+              "selection": "best", "selection_metric": "hits@10", "arch": "t5",
+              "dev_history": [{"step": 200, "hits@10": 0.31, "loss": 2.4}, {"step": 400, "hits@10": 0.37, "loss": 1.9}]}
     (root / "metrics").mkdir(parents=True, exist_ok=True)
     (root / "metrics" / "dsi.json").write_text(json.dumps(record))
     common = dict(task="dsi", target_sparsity=0.0, achieved_sparsity=0.0, split="test", primary_metric="mrr@10")

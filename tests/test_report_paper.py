@@ -120,6 +120,7 @@ def test_pdf_from_a_tiny_grid_has_sections_figures_and_tables(tiny):
     assert "Measured speed-up over the dense ranker" in text and "Fake CPU 9000" in text
     assert "ONNX Runtime" in text and "OpenVINO" in text
     assert "BM25 (same documents)" in text and "does not reach BM25" in text    # the fake DSI: MAP below BM25
+    assert "was still improving when its step budget ended" in text              # its dev curve still rising
     assert "Not run: DSI" not in text and "Not run: no DSI pruning cell" not in text
     assert "Text classification" in text and "Seq2Seq" in text     # the cross-task table and prose
     assert "Image classification" in text and "LeNet-5" in text and "small-scale" in text   # the vision rows
