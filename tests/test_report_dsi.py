@@ -86,7 +86,7 @@ def test_the_dev_curve_says_whether_dsi_was_still_learning(tmp_path, curve, risi
     _, m = _macros(root, dsi.load(root))
     v, f = m.values, m.flags
     assert f["DsiHaveCurve"] is (rising is not None) and f["DsiStillLearning"] is bool(rising)
-    assert not f["DsiFromScratch"] and v["DsiArchName"] == "BERT-encoder"
+    assert not f["DsiFromScratch"] and v["DsiArchName"] == "BERT-initialised"
     assert v["DsiDevFirst"] == f"{curve[0]:.3f}" and v["DsiDevLast"] == f"{curve[-1]:.3f}"
     assert v["DsiDevLastStep"] == str(200 * len(curve)) and v["DsiLossFirst"] == "3.00"
 

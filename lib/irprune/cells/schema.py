@@ -68,6 +68,14 @@ ENGINE_NAMES = ("torch", "torch-csr", "onnxruntime", "onnxruntime-int8", "openvi
                 "openvino-int8", "deepsparse")
 ENGINE_LATENCY = tuple(f"latency_ms_{e.replace('-', '_')}" for e in ENGINE_NAMES)
 SPARSITY_COLUMNS = ("sparsity_prunable", "sparsity_all")
+#: The dense task's index compressions, in display order; their systems are named ``<method><M>`` (``opq96``).
+INDEX_METHODS = ("pq", "opq", "jpq")
+
+
+def index_method(system: str) -> str | None:
+    """``pq`` / ``opq`` / ``jpq`` of a compressed-index system name of the dense task (``opq96``), else ``None``."""
+    method = system.rstrip("0123456789")
+    return method if method in INDEX_METHODS and method != system else None
 
 #: column -> (kind, required); kinds: str, int, frac (float in [0, 1]), float, metric, nnint, nnfloat.
 SCHEMA: dict[str, tuple[str, bool]] = {
@@ -222,5 +230,6 @@ def read_cell(path: str | Path) -> dict[str, Any]:
 
 __all__ = ["TASKS", "RANKING_METRICS", "CLASSIFICATION_METRICS", "TRANSLATION_METRICS", "METRICS", "TASK_METRICS",
            "INT_COSTS", "FLOAT_COSTS", "KEY", "SCHEMA", "COLUMNS", "COST_KEYS", "ADDED_COLUMNS", "INT_COLUMNS",
-           "ENGINE_NAMES", "ENGINE_LATENCY", "SPARSITY_COLUMNS", "validate_cell", "make_cell",
+           "ENGINE_NAMES", "ENGINE_LATENCY", "SPARSITY_COLUMNS", "INDEX_METHODS", "index_method", "validate_cell",
+           "make_cell",
            "cost_columns", "write_cell", "read_cell"]

@@ -110,6 +110,12 @@ def train_opq(doc_vecs: np.ndarray, m: int, nbits: int = 8, seed: int = 0, niter
     return faiss.IndexPreTransform(opq, inner)
 
 
+def copy_index(index):
+    """An independent copy of a faiss index (serialised and read back)."""
+    faiss = _faiss()
+    return faiss.deserialize_index(faiss.serialize_index(index))
+
+
 def _pq_index(index):
     """The ``IndexPQ`` of a plain PQ index or of an OPQ ``IndexPreTransform``."""
     faiss = _faiss()
@@ -208,5 +214,5 @@ def doc_order(corpus: Mapping[str, str]) -> list[str]:
     return sorted(corpus)
 
 
-__all__ = ["PQCodebook", "compression_for", "doc_order", "flat_index", "index_bytes", "pq_codebook", "rotation",
+__all__ = ["PQCodebook", "compression_for", "copy_index", "doc_order", "flat_index", "index_bytes", "pq_codebook", "rotation",
            "run_from_scores", "search", "search_latency_ms", "set_centroids", "train_opq", "train_pq"]

@@ -74,6 +74,17 @@ class DensePruneResult:
         return pd.DataFrame([{k: self.metrics.get(k) for k in keys}])
 
 
+def load_trained_encoder(c: Any, model_dir: Path = MODEL_DIR) -> Any:
+    """The checkpoint with the ``dense`` stage's fine-tuned query encoder from ``model_dir`` when it saved one
+    (``dense.train.steps > 0``), the query side split from the document side."""
+    enc = load_encoder(c)
+    if (model_dir / QUERY_ENCODER.name).is_dir():
+        from transformers import AutoModel
+
+        enc.query = AutoModel.from_pretrained(str(model_dir / QUERY_ENCODER.name), local_files_only=True).eval()
+    return enc.split()
+
+
 def run(cfg: DensePruneStage, method: str, sparsity: float, seed: int, dataset_dir: Path = paths.DATASET,
         model_dir: Path = MODEL_DIR, bm25_train_run: Path = paths.bm25_run("train"),
         out_dir: Path | None = None) -> DensePruneResult:
@@ -86,12 +97,7 @@ def run(cfg: DensePruneStage, method: str, sparsity: float, seed: int, dataset_d
     doc_ids = read_json(model_dir / DOC_IDS.name)
     docs = np.load(model_dir / DOC_VECTORS.name)
     row = {d: i for i, d in enumerate(doc_ids)}
-    enc = load_encoder(c)
-    if (model_dir / QUERY_ENCODER.name).is_dir():          # the fine-tuned query encoder (dense.train.steps > 0)
-        from transformers import AutoModel
-
-        enc.query = AutoModel.from_pretrained(str(model_dir / QUERY_ENCODER.name), local_files_only=True).eval()
-    enc.split()
+    enc = load_trained_encoder(c, model_dir)
     tr = ds.split("train")
     pairs = training_pairs(tr.queries, tr.qrels, read_trec_run(bm25_train_run) if c.train.negatives else None,
                            row, c.train.bm25_depth)

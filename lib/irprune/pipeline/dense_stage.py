@@ -46,7 +46,7 @@ from ..evaluation import EvalConfig, evaluate
 from ..io import atomic_write_json, read_json
 from ..progress import emit
 from ..pruning.sparsity import sparsity_columns
-from ..cells.schema import make_cell, write_cell
+from ..cells.schema import index_method, make_cell, write_cell
 from ..runs import read_trec_run, write_trec_run
 from ..significance import SignificanceConfig, compare, holm
 
@@ -253,8 +253,7 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
         evaluate_system(f"pq{m}", enc, Scorer(docs, index=pq), index_bytes=nbytes,
                         compression=comp, train_s=pq_s, reconstruction_error=recon)
         faiss_indexes[f"pq{m}"] = pq
-        np.save(model_dir / f"pq{m}_codes.npy", book.codes.astype(np.uint8 if c.pq.nbits <= 8 else np.uint16))
-        np.save(model_dir / f"pq{m}_centroids.npy", book.centroids)
+        _save_codebook(model_dir, f"pq{m}", book, c.pq.nbits)
         start, rot = pq, None                   # JPQ's starting index: OPQ when built, else plain PQ
         if c.pq.opq:
             t0 = time.perf_counter()
@@ -265,8 +264,7 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
             evaluate_system(f"opq{m}", enc, Scorer(docs, index=start), index_bytes=ix.index_bytes(start),
                             compression=comp, train_s=opq_s, reconstruction_error=recon)
             faiss_indexes[f"opq{m}"] = start
-            np.save(model_dir / f"opq{m}_codes.npy", book.codes.astype(np.uint8 if c.pq.nbits <= 8 else np.uint16))
-            np.save(model_dir / f"opq{m}_centroids.npy", book.centroids)
+            _save_codebook(model_dir, f"opq{m}", book, c.pq.nbits)
             np.save(model_dir / f"opq{m}_rotation.npy", rot)
         if c.jpq.steps > 0:
             if pairs is None:
@@ -276,7 +274,7 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
             jr = train_jpq(jenc, book, pairs, c.jpq,
                            lambda e, cent: dev_f(e, Scorer(docs, cent, book.codes, rotation=rot)),
                            query_max_tokens=c.query_max_tokens, label=f"dense: jpq M={m}", rotation=rot)
-            jidx = _copy_pq(start)
+            jidx = ix.copy_index(start)
             ix.set_centroids(jidx, jr.centroids)
             faiss_indexes[f"jpq{m}"] = jidx
             evaluate_system(f"jpq{m}", jenc, Scorer(docs, index=jidx), index_bytes=ix.index_bytes(jidx),
@@ -347,17 +345,16 @@ def cell_identity(system: str) -> tuple[str, str]:
         return "biencoder-zeroshot", "dense"
     if system == "biencoder":
         return "biencoder", "dense"
-    method = system.rstrip("0123456789")
-    if method not in ("pq", "opq", "jpq") or method == system:
+    method = index_method(system)
+    if method is None:
         raise ValueError(f"unknown dense system {system!r}; expected zeroshot, biencoder, pq<M>, opq<M> or jpq<M>")
     return f"biencoder-m{system[len(method):]}", method
 
 
-def _copy_pq(index: Any) -> Any:
-    """An independent copy of a faiss index (serialised and read back)."""
-    import faiss
-
-    return faiss.deserialize_index(faiss.serialize_index(index))
+def _save_codebook(model_dir: Path, name: str, book: ix.PQCodebook, nbits: int) -> None:
+    """``<name>_codes.npy`` (uint8 up to 8 bits) and ``<name>_centroids.npy`` of a PQ or OPQ index."""
+    np.save(model_dir / f"{name}_codes.npy", book.codes.astype(np.uint8 if nbits <= 8 else np.uint16))
+    np.save(model_dir / f"{name}_centroids.npy", book.centroids)
 
 
 __all__ = ["DenseStage", "DenseStageResult", "run", "CELL_DIR", "DOC_VECTORS", "DOC_IDS", "METRICS", "MODEL_DIR",

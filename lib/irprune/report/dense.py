@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..cells.schema import INDEX_METHODS, index_method
 from . import palette
 from .tables import NOT_RUN, Table, fmt, fmt_count, pct
 
@@ -43,16 +44,6 @@ class DenseResults:
         systems = (self.record or {}).get("systems") or {}
         out = [(n, s) for n, s in systems.items() if index_method(n)]
         return sorted(out, key=lambda x: (x[1].get("compression", 0), INDEX_METHODS.index(index_method(x[0])), x[0]))
-
-
-#: The index compressions of the dense stage, in display order (system names are ``<method><M>``).
-INDEX_METHODS = ("pq", "opq", "jpq")
-
-
-def index_method(system: str) -> str | None:
-    """``pq`` / ``opq`` / ``jpq`` for a compressed-index system name (``opq96``), else ``None``."""
-    method = system.rstrip("0123456789")
-    return method if method in INDEX_METHODS and method != system else None
 
 
 def load(root: str | Path = ".") -> DenseResults:
@@ -184,5 +175,4 @@ def add_macros(M: Any, res: DenseResults, keep: float = 0.95) -> None:
     M.flag("HaveDenseRetrieval", res.record is not None)
 
 
-__all__ = ["DenseResults", "load", "figure", "index_method", "table", "add_macros", "DENSE_METRICS", "INDEX_METHODS",
-           "PRUNE_RECORDS", "FIGURE"]
+__all__ = ["DenseResults", "load", "figure", "table", "add_macros", "DENSE_METRICS", "PRUNE_RECORDS", "FIGURE"]

@@ -194,7 +194,7 @@ def add_macros(M: Any, res: DSIResults, keep: float, tol: float = 0.02) -> None:
     have = res.dense is not None
     M.flag("HaveDsi", have)
     arch = d.get("arch", "t5")
-    M.text("DsiArchName", "T5" if arch == "t5" else "BERT-encoder")
+    M.text("DsiArchName", "T5" if arch == "t5" else "BERT-initialised")
     M.flag("DsiFromScratch", arch == "t5")
     M.text("DsiHitsOneName", LABELS["hits@1"])
     M.text("DsiHitsTenName", LABELS["hits@10"])
