@@ -53,13 +53,13 @@ def main() -> None:
     test = ds.split("test")
     qids = sorted(test.queries)
 
-    def test_mrr(e: BiEncoder, index) -> list[float]:
+    def test_mrr(e: BiEncoder, index) -> dict[str, float]:
         q = e.encode([test.queries[k] for k in qids], "query", max_tokens=c.query_max_tokens, batch_size=128,
                      label=False)
         r = evaluate(test.qrels, ix.search(index, q, qids, doc_ids, c.depth), ecfg)
-        return [r.per_query["mrr@10"][k] for k in qids]
+        return r.per_query["mrr@10"]
 
-    flat = float(np.mean(test_mrr(enc, ix.flat_index(docs))))
+    flat = float(np.mean(list(test_mrr(enc, ix.flat_index(docs)).values())))
     print(f"flat index: test MRR@10 {flat:.4f}; {len(pairs)} training queries; M in {list(c.pq.m)}")
     for seed in args.seeds:
         for m in c.pq.m:
@@ -75,9 +75,10 @@ def main() -> None:
             ix.set_centroids(jidx, jr.centroids)
             a, b, j = test_mrr(enc, pq), test_mrr(enc, opq), test_mrr(jenc, jidx)
             cmp = compare(j, a, cfg=scfg)
+            mean = {k: float(np.mean(list(v.values()))) for k, v in (("pq", a), ("opq", b), ("jpq", j))}
             print(f"seed {seed} M={m} ({ix.compression_for(docs.shape[1], m, c.pq.nbits):.0f}x): "
-                  f"PQ {np.mean(a):.4f}  OPQ {np.mean(b):.4f}  JPQ {np.mean(j):.4f} ({np.mean(j) / flat:.1%} of flat; "
-                  f"step {jr.best_step})  JPQ - PQ {cmp.mean_diff:+.4f} (p = {cmp.p_value:.3f})  "
+                  f"PQ {mean['pq']:.4f}  OPQ {mean['opq']:.4f}  JPQ {mean['jpq']:.4f} "
+                  f"({mean['jpq'] / flat:.1%} of flat; step {jr.best_step})  JPQ - PQ {cmp.mean_diff:+.4f} (p = {cmp.p_value:.3f})  "
                   f"[{time.perf_counter() - t0:.0f} s]", flush=True)
 
 
