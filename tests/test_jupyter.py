@@ -49,8 +49,8 @@ def test_a_stage_notebook_runs_with_the_kernel_in_notebooks(tmp_path):
     copy_project(tmp_path, skip=("tests/", "benchmarks/"))
     params = (tmp_path / "params.yaml").read_text()
     params = params.replace("    n_docs: 6000\n    n_train_queries: 3000\n    n_dev_queries: 200\n"
-                            "    n_test_queries: 250\n",
-                            "    n_docs: 300\n    n_train_queries: 40\n    n_dev_queries: 20\n    n_test_queries: 20\n")
+                            "    n_test_queries: 1000",
+                            "    n_docs: 300\n    n_train_queries: 40\n    n_dev_queries: 20\n    n_test_queries: 20")
     (tmp_path / "params.yaml").write_text(params)
     nb = nbformat.read(tmp_path / "notebooks" / "data.ipynb", as_version=4)
     env_pp = os.environ.get("PYTHONPATH")

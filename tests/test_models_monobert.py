@@ -290,3 +290,45 @@ def test_prior_encodes_each_distinct_text_once_per_reranking_call(tok: Any) -> N
     model(batch).sum().backward()                                        # training never reads a cache,
     assert sum(encoded) == distinct + 3                                  # but encodes the shared query once
     assert model.bert.bert.encoder.layer[0].attention.self.query.weight.grad is not None
+
+
+@pytest.mark.parametrize("match", ["pacrr", "both"])
+def test_cedr_pacrr_head_reads_query_terms_in_order_and_starts_as_the_cls_head(tok: Any, tmp_path: Path,
+                                                                                 match: str) -> None:
+    from irprune.models import load_checkpoint, save_checkpoint
+    from irprune.models.kernel_pooling import cosine_matrix
+
+    model = build_model("monobert", model_config("monobert", "small", {
+        **TINY, "pooling": "cedr", "cedr_match": match, "max_query_len": 4}), tok, seed=0)
+    assert hasattr(model, "kernels") == (match == "both")
+    batch = model.collate([("bert pruning", "pruning removes weights from bert"), ("fox", "a cross encoder")])
+    model.eval()
+    with torch.no_grad():
+        cls_only = model.bert.classifier(model.bert.bert(**{k: batch[k] for k in (
+            "input_ids", "attention_mask", "token_type_ids")}).last_hidden_state[:, 0])
+        assert torch.allclose(model(batch), cls_only[:, 1] - cls_only[:, 0], atol=1e-5)   # zero last layers
+        torch.nn.init.normal_(model.pacrr_head[-1].weight)
+        if match == "both":
+            torch.nn.init.normal_(model.kernel_head.weight)
+        out = model.bert.bert(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")},
+                              output_hidden_states=True)
+        ids, types, att = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
+        content = att.bool() & (ids != tok.sep_token_id) & (ids != tok.cls_token_id)
+        q, d = content & (types == 0), content & (types == 1)
+        # row i of the head's input is query term i: rows 1..4 of the joint sequence, padded to 4
+        sim = torch.stack([cosine_matrix(h[:, 1:5], h) for h in out.hidden_states], dim=1)
+        expect = model.bert.classifier(out.last_hidden_state[:, 0])
+        expect = expect[:, 1] - expect[:, 0] + model.pacrr_head(model.pacrr(sim, q[:, 1:5], d).flatten(1))[:, 0]
+        if match == "both":
+            feats = torch.cat([model.kernels(cosine_matrix(h, h), q, d) for h in out.hidden_states], dim=-1)
+            expect = expect + model.kernel_head(feats)[:, 0]
+        assert torch.allclose(model(batch), expect, atol=1e-5)
+    from irprune.pruning.prunable import prunable_parameters
+
+    assert any(n.startswith("pacrr.convs") for n, _ in model.named_parameters())
+    assert not any(n.startswith("pacrr") for n in prunable_parameters(model, ("linear", "conv")))
+    save_checkpoint(model, tmp_path / "m")
+    again = load_checkpoint(tmp_path / "m")
+    again.eval()
+    with torch.no_grad():
+        assert torch.allclose(again(batch), model(batch), atol=1e-5)

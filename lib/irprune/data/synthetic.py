@@ -63,7 +63,7 @@ class SyntheticConfig:
     n_docs: int = param(6000, ge=50, le=2_000_000, doc="passages in the corpus")
     n_train_queries: int = param(3000, ge=1, doc="training queries (binary positives)")
     n_dev_queries: int = param(200, ge=1, doc="dev queries (graded 0-3)")
-    n_test_queries: int = param(250, ge=1, doc="test queries (graded 0-3)")
+    n_test_queries: int = param(1000, ge=1, doc="test queries (graded 0-3)")
     # vocabulary
     surface: Literal["pseudo", "words"] = param("pseudo", doc="surface forms: pseudo-words, or real English "
                                                 "words of a checkpoint's vocabulary (synthetic_lexicon)")

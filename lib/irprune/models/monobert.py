@@ -68,6 +68,12 @@ class MonoBERTConfig:
         "pooler", doc="what the head reads: BERT's pooler on [CLS] (paper), the raw [CLS] state, the masked mean "
         "of all tokens, or the raw [CLS] state plus K-NRM features of every layer's query-passage similarity "
         "matrix (CEDR-KNRM, MacAvaney et al. 2019)")
+    cedr_match: Literal["knrm", "pacrr", "both"] = param(
+        "knrm", doc="cedr: how the head reads every layer's query-passage similarities: K-NRM kernels (CEDR-KNRM), "
+        "PACRR's position-aware n-gram convolutions (CEDR-PACRR: sees whether terms match in order) or both")
+    pacrr_ngrams: int = param(3, ge=1, doc="cedr_match pacrr: largest n-gram filter (n x n; PACRR's l_g)")
+    pacrr_filters: int = param(32, ge=1, doc="cedr_match pacrr: filters per n-gram size")
+    pacrr_kmax: int = param(2, ge=1, doc="cedr_match pacrr: strongest document positions kept per query term")
     cedr_embedding_kernels: bool = param(
         True, doc="cedr: also pool the embedding output's similarities (layer 0, as CEDR does); false = only the "
         "transformer layers' states, so the score depends on the weights that pruning removes")
@@ -222,7 +228,7 @@ class MonoBERT(Ranker):
     # The score heads start new (small, the classifier at std 0.02, the kernel head at 0) beside pretrained
     # weights: at 90% global magnitude sparsity they were emptied first and the score became a constant.  The
     # encoder's linear layers are what is pruned, as in the BERT pruning literature (Sanh et al. 2020).
-    never_pruned = ("bert.classifier.*", "kernel_head.*")
+    never_pruned = ("bert.classifier.*", "kernel_head.*", "pacrr.*", "pacrr_head.*")
     # small: dropout off (with 0.1 the from-scratch BERT does not learn term matching: bench_bert_matching)
     presets = {"small": {"dropout": 0.0}, "paper": {"vocab_size": 30522, "hidden": 768, "layers": 12, "heads": 12,
                                       "intermediate": 3072, "max_len": 512, "max_query_len": 64,
@@ -238,13 +244,25 @@ class MonoBERT(Ranker):
         if cfg.pooling != "pooler":        # the head reads the encoder's states directly: no unused pooler weights
             self.bert.bert.pooler = None
         if cfg.pooling == "cedr":
-            from .kernel_pooling import KernelPooling, knrm_kernels
-
-            self.kernels = KernelPooling(*knrm_kernels())
             n_states = self.bert.config.num_hidden_layers + int(cfg.cedr_embedding_kernels)
-            self.kernel_head = torch.nn.Linear(n_states * self.kernels.n_kernels, 1)
-            torch.nn.init.zeros_(self.kernel_head.weight)    # the score starts as the [CLS] head's alone
-            torch.nn.init.zeros_(self.kernel_head.bias)
+            if cfg.cedr_match in ("knrm", "both"):
+                from .kernel_pooling import KernelPooling, knrm_kernels
+
+                self.kernels = KernelPooling(*knrm_kernels())
+                self.kernel_head = torch.nn.Linear(n_states * self.kernels.n_kernels, 1)
+                torch.nn.init.zeros_(self.kernel_head.weight)    # the score starts as the [CLS] head's alone
+                torch.nn.init.zeros_(self.kernel_head.bias)
+            if cfg.cedr_match in ("pacrr", "both"):
+                from .pacrr_pooling import PacrrPooling
+
+                self.pacrr = PacrrPooling(n_states, cfg.pacrr_ngrams, cfg.pacrr_filters, cfg.pacrr_kmax)
+                # CEDR-PACRR's scorer: the features of every query position, flattened, through two hidden layers
+                # of 32 (the last layer at zero, so the score starts as the [CLS] head's alone)
+                width = cfg.max_query_len * self.pacrr.n_features
+                self.pacrr_head = torch.nn.Sequential(torch.nn.Linear(width, 32), torch.nn.ReLU(),
+                                                      torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+                torch.nn.init.zeros_(self.pacrr_head[-1].weight)
+                torch.nn.init.zeros_(self.pacrr_head[-1].bias)
         if cfg.biencoder_prior:
             self.prior_scale = torch.nn.Parameter(torch.tensor(float(cfg.prior_scale)))
 
@@ -370,14 +388,17 @@ class MonoBERT(Ranker):
         """The new score head's parameters and their learning-rate multiplier (read by the trainer)."""
         head = list(self.bert.classifier.parameters())
         if self.cfg.pooling == "cedr":
-            head += list(self.kernel_head.parameters())
+            for name in ("kernel_head", "pacrr", "pacrr_head"):
+                if hasattr(self, name):
+                    head += list(getattr(self, name).parameters())
         if self.cfg.biencoder_prior:
             head.append(self.prior_scale)
         return [(head, self.cfg.head_lr_scale)]
 
-    def _kernel_features(self, batch: Batch, hidden_states: Sequence[Tensor]) -> Tensor:
-        """K-NRM features of the query-passage cosine matrix of each layer's token states (the embedding output
-        first unless ``cedr_embedding_kernels`` is off): [B, n_states * K]."""
+    def _match_score(self, batch: Batch, hidden_states: Sequence[Tensor]) -> Tensor:
+        """The matching part of the CEDR score from each layer's query-passage cosine matrix (the embedding output
+        first unless ``cedr_embedding_kernels`` is off): K-NRM kernel features through a linear layer and/or PACRR
+        features of the first ``max_query_len`` query positions through CEDR-PACRR's scorer: [B]."""
         from .kernel_pooling import cosine_matrix
 
         ids, types, att = batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]
@@ -386,8 +407,20 @@ class MonoBERT(Ranker):
         # the query is the first segment, so only its rows of the cosine matrix count: [B, rows, T], not [B, T, T]
         rows = int(((types == 0) & att.bool()).sum(1).max())
         states = hidden_states if self.cfg.cedr_embedding_kernels else hidden_states[1:]
-        feats = [self.kernels(cosine_matrix(h[:, :rows], h), q_mask[:, :rows], d_mask) for h in states]
-        return torch.cat(feats, dim=-1)
+        score = torch.zeros(ids.shape[0], device=ids.device)
+        if hasattr(self, "kernels"):
+            feats = [self.kernels(cosine_matrix(h[:, :rows], h), q_mask[:, :rows], d_mask) for h in states]
+            score = score + self.kernel_head(torch.cat(feats, dim=-1))[:, 0]
+        if hasattr(self, "pacrr"):
+            n_q = self.cfg.max_query_len           # query term i is row 1 + i (row 0 is [CLS])
+            sim = torch.stack([cosine_matrix(h[:, 1:1 + n_q], h) for h in states], dim=1)   # [B, C, <= n_q, T]
+            qm = q_mask[:, 1:1 + n_q]
+            if sim.shape[2] < n_q:                 # a batch shorter than the head's query width
+                sim = torch.nn.functional.pad(sim, (0, 0, 0, n_q - sim.shape[2]))
+                qm = torch.nn.functional.pad(qm, (0, n_q - qm.shape[1]))
+            feats = self.pacrr(sim, qm, d_mask)                                             # [B, n_q, F]
+            score = score + self.pacrr_head(feats.flatten(1))[:, 0]
+        return score
 
     def forward(self, batch: Batch) -> Tensor:
         if self.cfg.pooling == "pooler":
@@ -405,7 +438,7 @@ class MonoBERT(Ranker):
             logits = self.bert.classifier(self.bert.dropout(rep))
             score = logits[:, 1] - logits[:, 0] if logits.shape[-1] == 2 else logits[:, 0]
             if self.cfg.pooling == "cedr":
-                score = score + self.kernel_head(self._kernel_features(batch, out.hidden_states))[:, 0]
+                score = score + self._match_score(batch, out.hidden_states)
             if self.cfg.biencoder_prior:
                 score = score + self.biencoder_score(batch)
             return score
