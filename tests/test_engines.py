@@ -334,3 +334,28 @@ def test_real_deepsparse_scores_like_torch() -> None:
     assert rec["status"] == "measured", rec["note"]
     assert rec["info"]["version"].startswith("1.")
     assert rec["max_abs_diff"] < 1e-3 and rec["top10_same_order"] == 1.0
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+def test_exported_engines_agree_with_torch_on_the_cedr_pacrr_head(name: str) -> None:
+    """The default head (PACRR's n-gram convolutions and k-max pooling over every layer's similarities) exports."""
+    from types import SimpleNamespace
+
+    from transformers import BertConfig, BertForSequenceClassification
+
+    if eng.ENGINES.get(name).missing():
+        pytest.skip(eng.ENGINES.get(name).missing())
+    torch.manual_seed(0)
+    bert = BertForSequenceClassification(BertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_labels=2))
+    tok = SimpleNamespace(cls_token_id=98, sep_token_id=99, pad_token_id=0)
+    model = MonoBERT(MonoBERTConfig(hidden=32, layers=1, heads=4, intermediate=64, pooling="cedr",
+                                    cedr_match="pacrr", max_query_len=4), tok, bert).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(model.pacrr_head[-1].weight)
+    bs = batches(3)
+    rec = eng.measure_engines(model, bs, ["torch", name], warmup=1, repeats=1, threads=1)[name]
+    assert rec["status"] == "measured", rec["note"]
+    assert rec["max_abs_diff"] < 1e-4 and rec["top10_same_order"] == 1.0
+    assert max(float(r.std()) for r in scores(model, bs)) > 0.05

@@ -211,12 +211,18 @@ def test_question_one_over_training_seeds_matches_a_brute_force_recomputation(tm
 def test_bert_start_flags_say_which_head_and_whether_the_bi_encoder_prior_is_on():
     start = {"checkpoint": "minilm-l6", "layers": 6, "hidden": 384, "head": "cedr", "biencoder_prior": True}
     m = macros.Macros()
-    macros.add_bert_start(m, start)
-    assert m.flags == {"HaveBertStart": True, "BertHeadCedr": True, "BertPrior": True}
+    macros.add_bert_start(m, start)                # a record without "match" was written with K-NRM
+    assert m.flags == {"HaveBertStart": True, "BertHeadCedr": True, "BertMatchKnrm": True, "BertMatchPacrr": False,
+                       "BertPrior": True}
     assert m.values["BertStart"] == "minilm-l6 (6 layers, hidden size 384)"
+    for match, knrm, pacrr in (("pacrr", False, True), ("both", True, True)):
+        m = macros.Macros()
+        macros.add_bert_start(m, {**start, "match": match})
+        assert (m.flags["BertMatchKnrm"], m.flags["BertMatchPacrr"]) == (knrm, pacrr)
     m = macros.Macros()
     macros.add_bert_start(m, {**start, "head": "cls", "biencoder_prior": False})
-    assert m.flags == {"HaveBertStart": True, "BertHeadCedr": False, "BertPrior": False}
+    assert m.flags == {"HaveBertStart": True, "BertHeadCedr": False, "BertMatchKnrm": False, "BertMatchPacrr": False,
+                       "BertPrior": False}
     m = macros.Macros()
     macros.add_bert_start(m, None)                 # monoBERT not run: every flag off, the paper still builds
     assert not any(m.flags.values())

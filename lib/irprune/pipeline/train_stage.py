@@ -190,6 +190,7 @@ def run(cfg: Any, seed: int = 0, dataset_dir: Path = paths.DATASET,
         metrics["start"] = {"checkpoint": spec.config.pretrained or "MLM from scratch (pretrain stage)",
                             "layers": int(model.bert.config.num_hidden_layers),
                             "hidden": int(model.bert.config.hidden_size), "head": spec.config.pooling,
+                            "match": spec.config.cedr_match,
                             "biencoder_prior": bool(spec.config.biencoder_prior)}
     metrics.update(training_seed=seed, rng_seed=tcfg.seed, parameters=n_params, preset=spec.preset, selection_metric=tcfg.metric,
                    train_seconds=round(history.seconds, 2), rerank_seconds=round(rerank_s, 2),

@@ -139,6 +139,10 @@ def add_bert_start(M: Macros, start: Mapping[str, Any] | None) -> None:
     """``BertStart``: the checkpoint monoBERT was fine-tuned from and its encoder's shape."""
     M.flag("HaveBertStart", bool(start))
     M.flag("BertHeadCedr", bool(start) and start.get("head") == "cedr")
+    # records written before the match was configurable used K-NRM
+    match = (start or {}).get("match", "knrm")
+    M.flag("BertMatchKnrm", bool(start) and start.get("head") == "cedr" and match in ("knrm", "both"))
+    M.flag("BertMatchPacrr", bool(start) and start.get("head") == "cedr" and match in ("pacrr", "both"))
     M.flag("BertPrior", bool(start) and bool(start.get("biencoder_prior")))
     if start:
         M.text("BertStart", f"{start['checkpoint']} ({start['layers']} layers, hidden size {start['hidden']})")
