@@ -5,7 +5,7 @@ over all queries of a split (BM25's top 30 re-ranked and the rest kept, one thre
 ``models/monobert-s<seed>``:
 
 * with parts of its CEDR head zeroed: the kernel block over layer 0 (the embedding output, never pruned), every
-  other kernel block, the ``[CLS]`` classifier;
+  other kernel block, the PACRR match (``cedr_match: pacrr`` or ``both``), the ``[CLS]`` classifier;
 * with the bi-encoder prior (``biencoder_prior``) alone, or without it;
 * after one-shot pruning of its prunable weights (``prune.include`` minus ``prune.exclude`` and the model's
   ``never_pruned`` heads) by magnitude and at random, with no recovery fine-tuning at all.
@@ -64,16 +64,19 @@ def main() -> None:
         p = compare(res.per_query[args.metric], base.per_query[args.metric]).p_value
         print(f"{name:<58} {where} {args.metric} {res.metrics()[args.metric]:.4f}  (p vs BM25 {p:.3g})", flush=True)
 
-    k = net.kernels.n_kernels
-    blocks = net.kernel_head.weight.shape[1] // k
+    has_knrm, has_pacrr = hasattr(net, "kernel_head"), hasattr(net, "pacrr_head")
+    k = net.kernels.n_kernels if has_knrm else 0
+    blocks = net.kernel_head.weight.shape[1] // k if has_knrm else 0
 
-    def zero(which: range | list[int], cls: bool = False) -> Callable[[nn.Module], None]:
+    def zero(which: range | list[int], cls: bool = False, pacrr: bool = False) -> Callable[[nn.Module], None]:
         def change(m: nn.Module) -> None:
             with torch.no_grad():
                 for b in which:
                     m.kernel_head.weight[0, b * k:(b + 1) * k] = 0
                 if cls:
                     m.bert.classifier.weight.zero_()
+                if pacrr:                       # the PACRR scorer's last layer: its match adds nothing
+                    m.pacrr_head[-1].weight.zero_()
         return change
 
     def no_prior(m: nn.Module) -> None:
@@ -92,11 +95,14 @@ def main() -> None:
     if not args.no_heads and net.cfg.biencoder_prior:
         variant("the bi-encoder prior alone", zero(range(blocks), cls=True))
         variant("without the bi-encoder prior", no_prior)
-    if not args.no_heads:
+    if not args.no_heads and has_knrm:
         if net.cfg.cedr_embedding_kernels:       # block 0 pools the embedding output
-            variant("without the layer-0 kernel block", zero([0]))
-            variant("the layer-0 kernel block alone", zero(range(1, blocks), cls=True))
-        variant("the [CLS] classifier alone", zero(range(blocks)))
+            variant("without the layer-0 kernel block", zero([0], pacrr=has_pacrr))
+            variant("the layer-0 kernel block alone", zero(range(1, blocks), cls=True, pacrr=has_pacrr))
+    if not args.no_heads and has_pacrr:
+        variant("the PACRR match alone", zero(range(blocks), cls=True))
+    if not args.no_heads and (has_knrm or has_pacrr):
+        variant("the [CLS] classifier alone", zero(range(blocks), pacrr=has_pacrr))
     for sparsity in args.sparsities:
         for method in ("magnitude", "random"):
             variant(f"{method} {sparsity:.0%}, one-shot, no recovery", pruned(method, sparsity))

@@ -141,3 +141,17 @@ def test_engine_columns_follow_the_engine_registry_and_the_cost_row() -> None:
     assert cell["latency_ms_onnxruntime"] is None                  # not asked for
     assert cell["latency_threads"] == 1 and isinstance(cell["latency_cpu"], str) and "cores" in cell["latency_cpu"]
     assert not math.isnan(cell["latency_ms_torch"])
+
+
+def test_a_frozen_tensor_that_is_prunable_counts_as_prunable_not_frozen() -> None:
+    model = _kernel_ranker()
+    prunable = prunable_parameters(model, ("linear", "conv", "embedding"))
+    emb = {k: p for k, p in model.named_parameters() if not p.requires_grad}
+    assert emb and set(emb) <= set(prunable)                       # the frozen word vectors are in the prunable set
+    prune_oneshot(model, "magnitude", 0.9, prunable=prunable)
+    assert sparsity_columns(model, prunable)["frozen_params"] == 0          # masks installed
+    fold(model)
+    cols = sparsity_columns(model, prunable_parameters(model, ("linear", "conv", "embedding")))
+    assert cols["frozen_params"] == 0                                         # masks folded in
+    assert cols["prunable_params"] + cols["frozen_params"] <= cols["total_params"]
+    assert cols["sparsity_all"] > 0.8                               # with the embeddings in, 90% covers most weights

@@ -84,19 +84,23 @@ def sparsity_columns(model: Any, prunable: Mapping[str, Any] | None, *, dense_pr
     cell columns ``sparsity_prunable`` (zeros among the prunable weights / ``prunable_params``),
     ``sparsity_all`` (zeros among all parameters / ``total_params``: frozen embeddings, biases and norms are in
     the denominator), ``prunable_params``, ``total_params``, ``prunable_kinds`` (``"conv 3, linear 1"``: tensors
-    per module kind) and ``frozen_params`` (``requires_grad`` off: never trained, hence never pruned by a
-    gradient).  ``dense_prunable`` / ``dense_total`` are the dense model's counts for methods that remove weights
+    per module kind) and ``frozen_params`` (``requires_grad`` off and not in ``prunable``: never trained and never
+    pruned; a frozen tensor that is prunable, such as monoBERT's word-piece matrix with embeddings included, is
+    counted as prunable only).  ``dense_prunable`` / ``dense_total`` are the dense model's counts for methods that remove weights
     (structured pruning): what is gone counts as zero.
     """
     import torch
 
-    from .prunable import _kind, effective_named_tensors, module_and_attr
+    from .prunable import _kind, effective_named_tensors, module_and_attr, raw_weight
 
     tensors = dict(effective_named_tensors(model))
     with torch.no_grad():
         nonzero_all = sum(int(torch.count_nonzero(t)) for t in tensors.values())
         total = sum(t.numel() for t in tensors.values())
-        frozen = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values() if not p.requires_grad)
+        # the model's own leaf parameters behind the prunable names (masked or folded alike)
+        pruned_ids = {id(raw_weight(*module_and_attr(model, n))) for n in (prunable or {}) if n in tensors}
+        frozen = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values()
+                     if not p.requires_grad and id(p) not in pruned_ids)
         out: dict[str, Any] = {"prunable_params": None, "sparsity_prunable": None, "prunable_kinds": None}
         if prunable is not None:
             missing = [n for n in prunable if n not in tensors]
