@@ -47,7 +47,7 @@ def main() -> None:
     torch.manual_seed(0)
     net = load_checkpoint(paths.model_dir(paths.trained("monobert", args.seed)), expect="monobert").eval()
     stage = load_stage("prune", "params.yaml", item={"model": "monobert"})
-    prune_cfg = stage.prune
+    prune_cfg = stage.prune.for_model("monobert")       # with prune.models.monobert applied
     ds = read_dataset(paths.DATASET)
     pooled, bm25 = pooled_with_candidates(ds, args.split)
     queries, qrels = pooled.queries, pooled.qrels
