@@ -4,8 +4,8 @@ parameters and the share of all parameters that is zero after one-shot magnitude
 Each model is built as ``train@<model>`` builds it (the dataset's word vocabulary for the kernel models, the
 registered checkpoint for monoBERT), untrained: the counts depend on shapes, not values (word-vector files are
 not read: the embedding matrix has the same shape either way).  The prunable set is ``prune.include`` /
-``prune.exclude``; the counts are :func:`irprune.pruning.sparsity.sparsity_columns`', as every results row has
-them.
+``prune.exclude`` with ``prune.models.<ranker>`` applied; the counts are
+:func:`irprune.pruning.sparsity.sparsity_columns`', as every results row has them.
 
     python benchmarks/bench_prunable.py [--dataset data/dataset] [--sparsities 0.5 0.9] [--json out.json]
 """
@@ -30,13 +30,14 @@ from irprune.stages import load_stage
 
 def measure(params: str, dataset: Path, sparsities: list[float]) -> list[dict[str, Any]]:
     corpus = read_dataset(dataset).corpus
-    prune_cfg = load_stage("prune", params, item={"model": "conv_knrm"}).prune
+    base_cfg = load_stage("prune", params, item={"model": "conv_knrm"}).prune
     out = []
     for name in load_params(params)["rankers"]:
-        spec = load_stage("train", params, item=name).model
+        spec = load_stage("train", params, item={"model": name, "seed": 0}).model
         if hasattr(spec.config, "embeddings_path"):
             spec = dataclasses.replace(spec, config=dataclasses.replace(spec.config, embeddings_path=None))
         cfg, text = build_text(spec, corpus)
+        prune_cfg = base_cfg.for_model(name)          # prune.models.<name> applied (monoBERT: embeddings too)
         for s in sparsities:
             model = build_model(name, cfg, text, seed=0)
             prunable = prunable_parameters(model, prune_cfg.include, prune_cfg.exclude)
