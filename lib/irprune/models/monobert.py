@@ -18,6 +18,8 @@ the collection (:func:`irprune.text.train_wordpiece`).  ``paper`` preset = bert-
 masked mean of the token states, or (``cedr``) the raw ``[CLS]`` state plus K-NRM kernel features (Xiong et al.
 2017) of the cosine similarities between the query's and the passage's token states at every layer of the same
 joint encoding: CEDR-KNRM (MacAvaney et al. 2019, "CEDR: Contextualized Embeddings for Document Ranking").
+``cedr_match: pacrr`` reads the same matrices with PACRR's position-aware n-gram convolutions instead (CEDR-PACRR,
+:mod:`irprune.models.pacrr_pooling`), which see whether the query's terms occur in its order; ``both`` adds the two.
 all-MiniLM-L6-v2 was trained through mean pooling and its pooler never was: through that pooler a cross-encoder
 does not even memorise one batch in 30 AdamW steps, through the raw ``[CLS]`` or the mean it does in 15-25
 (docs/research-log.md).
@@ -226,8 +228,9 @@ class MonoBERT(Ranker):
     name = "monobert"
     config_cls = MonoBERTConfig
     # The score heads start new (small, the classifier at std 0.02, the kernel head at 0) beside pretrained
-    # weights: at 90% global magnitude sparsity they were emptied first and the score became a constant.  The
-    # encoder's linear layers are what is pruned, as in the BERT pruning literature (Sanh et al. 2020).
+    # weights: at 90% global magnitude sparsity they were emptied first and the score became a constant.  What is
+    # pruned is the encoder: its linear layers (as in Sanh et al. 2020), and its embeddings where prune.include
+    # lists them.
     never_pruned = ("bert.classifier.*", "kernel_head.*", "pacrr.*", "pacrr_head.*")
     # small: dropout off (with 0.1 the from-scratch BERT does not learn term matching: bench_bert_matching)
     presets = {"small": {"dropout": 0.0}, "paper": {"vocab_size": 30522, "hidden": 768, "layers": 12, "heads": 12,
