@@ -78,7 +78,8 @@ def main() -> None:
             mean = {k: float(np.mean(list(v.values()))) for k, v in (("pq", a), ("opq", b), ("jpq", j))}
             print(f"seed {seed} M={m} ({ix.compression_for(docs.shape[1], m, c.pq.nbits):.0f}x): "
                   f"PQ {mean['pq']:.4f}  OPQ {mean['opq']:.4f}  JPQ {mean['jpq']:.4f} "
-                  f"({mean['jpq'] / flat:.1%} of flat; step {jr.best_step})  JPQ - PQ {cmp.mean_diff:+.4f} (p = {cmp.p_value:.3f})  "
+                  f"({mean['jpq'] / flat:.1%} of flat; step {jr.best_step})  "
+                  f"JPQ - PQ {cmp.mean_diff:+.4f} (p = {cmp.p_value:.3f})  "
                   f"[{time.perf_counter() - t0:.0f} s]", flush=True)
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,9 +28,9 @@ from irprune.pruning import (apply_mask, ffn_blocks, neuron_importance, neurons_
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tiny_monobert(seed: int = 0, layers: int = 1) -> MonoBERT:
-    """monoBERT's forward around a 1-layer BERT (hidden 32, 4 heads, FFN 64), no tokenizer (batches are made
-    directly)."""
+def tiny_monobert(seed: int = 0, layers: int = 1, text: Any = None, **head: Any) -> MonoBERT:
+    """monoBERT's forward around a 1-layer BERT (hidden 32, 4 heads, FFN 64); ``head`` overrides its config (the
+    head), ``text`` stands in for the tokenizer where the head needs its special ids (batches are made directly)."""
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(seed)
@@ -39,7 +40,7 @@ def tiny_monobert(seed: int = 0, layers: int = 1) -> MonoBERT:
     bert = BertForSequenceClassification(cfg)
     with torch.no_grad():                           # a score head of the encoder's scale, so scores spread
         bert.classifier.weight.normal_(0.0, 1.0)
-    return MonoBERT(MonoBERTConfig(hidden=32, layers=layers, heads=4, intermediate=64), None, bert).eval()
+    return MonoBERT(MonoBERTConfig(hidden=32, layers=layers, heads=4, intermediate=64, **head), text, bert).eval()
 
 
 def batches(n: int = 3, rows: int = 12, seed: int = 0) -> list[dict[str, torch.Tensor]]:
@@ -341,17 +342,10 @@ def test_exported_engines_agree_with_torch_on_the_cedr_pacrr_head(name: str) -> 
     """The default head (PACRR's n-gram convolutions and k-max pooling over every layer's similarities) exports."""
     from types import SimpleNamespace
 
-    from transformers import BertConfig, BertForSequenceClassification
-
     if eng.ENGINES.get(name).missing():
         pytest.skip(eng.ENGINES.get(name).missing())
-    torch.manual_seed(0)
-    bert = BertForSequenceClassification(BertConfig(
-        vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64,
-        max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_labels=2))
     tok = SimpleNamespace(cls_token_id=98, sep_token_id=99, pad_token_id=0)
-    model = MonoBERT(MonoBERTConfig(hidden=32, layers=1, heads=4, intermediate=64, pooling="cedr",
-                                    cedr_match="pacrr", max_query_len=4), tok, bert).eval()
+    model = tiny_monobert(text=tok, pooling="cedr", cedr_match="pacrr", max_query_len=4)
     with torch.no_grad():
         torch.nn.init.normal_(model.pacrr_head[-1].weight)
     bs = batches(3)

@@ -214,5 +214,5 @@ def doc_order(corpus: Mapping[str, str]) -> list[str]:
     return sorted(corpus)
 
 
-__all__ = ["PQCodebook", "compression_for", "copy_index", "doc_order", "flat_index", "index_bytes", "pq_codebook", "rotation",
-           "run_from_scores", "search", "search_latency_ms", "set_centroids", "train_opq", "train_pq"]
+__all__ = ["PQCodebook", "compression_for", "copy_index", "doc_order", "flat_index", "index_bytes", "pq_codebook",
+           "rotation", "run_from_scores", "search", "search_latency_ms", "set_centroids", "train_opq", "train_pq"]

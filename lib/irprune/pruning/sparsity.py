@@ -86,8 +86,8 @@ def sparsity_columns(model: Any, prunable: Mapping[str, Any] | None, *, dense_pr
     the denominator), ``prunable_params``, ``total_params``, ``prunable_kinds`` (``"conv 3, linear 1"``: tensors
     per module kind) and ``frozen_params`` (``requires_grad`` off and not in ``prunable``: never trained and never
     pruned; a frozen tensor that is prunable, such as monoBERT's word-piece matrix with embeddings included, is
-    counted as prunable only).  ``dense_prunable`` / ``dense_total`` are the dense model's counts for methods that remove weights
-    (structured pruning): what is gone counts as zero.
+    counted as prunable only).  ``dense_prunable`` / ``dense_total`` are the dense model's counts for methods that
+    remove weights (structured pruning): what is gone counts as zero.
     """
     import torch
 
