@@ -213,7 +213,7 @@ def _load(model: str, params: str, threads: int) -> tuple[Any, ...]:
     from irprune import paths
     from irprune.data.store import read_dataset
     from irprune.models import load_checkpoint
-    from irprune.pipeline.bm25_stage import eval_config_for
+    from irprune.evaluation import eval_config_for
     from irprune.runs import read_trec_run
     from irprune.stages import load_stage
     from irprune.training import build_pool

@@ -24,6 +24,7 @@ rank scores, so its own tie handling never matters.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -234,5 +235,13 @@ def warm_up() -> float:
     return time.perf_counter() - t0
 
 
-__all__ = ["EvalConfig", "EvalResult", "MetricSpec", "METRICS", "VALID_METRICS_HELP", "evaluate",
+def eval_config_for(qrels: dict, cfg: EvalConfig) -> EvalConfig:
+    """The evaluation config for a split: binary qrels (every label <= 1, e.g. MS MARCO train and the synthetic
+    train positives) are scored at relevance level 1, graded ones at ``cfg.relevance_level``; the level used is
+    written next to the metrics."""
+    top = max((rel for docs in qrels.values() for rel in docs.values()), default=0)
+    return dataclasses.replace(cfg, relevance_level=1) if top <= 1 else cfg
+
+
+__all__ = ["EvalConfig", "EvalResult", "MetricSpec", "METRICS", "VALID_METRICS_HELP", "eval_config_for", "evaluate",
            "parse_metric", "warm_up"]

@@ -55,7 +55,19 @@ def bm25_run(split: str) -> Path:
     return RUNS / "bm25" / f"{split}.trec"
 
 
+def hybrid_run(split: str) -> Path:
+    """TREC run file of BM25's candidates interleaved with dense retrieval (``first_stage.method: hybrid``)."""
+    return RUNS / "bm25" / f"{split}.hybrid.trec"
+
+
+def candidates_run(split: str) -> Path:
+    """The candidate list the re-rankers reorder for a split: the bm25 stage's hybrid list where it wrote one
+    (DVC clears ``runs/bm25`` before the stage runs, so none is stale), else BM25's."""
+    return hybrid_run(split) if hybrid_run(split).is_file() else bm25_run(split)
+
+
 BM25_METRICS = METRICS / "bm25.json"
+DENSE_FIRST_STAGE_PER_QUERY = RUNS / "bm25" / "dense_per_query.json"
 BM25_PER_QUERY = RUNS / "bm25" / "per_query.json"
 
 

@@ -27,8 +27,9 @@ does not even memorise one batch in 30 AdamW steps, through the raw ``[CLS]`` or
 ``biencoder_prior`` adds the checkpoint's own zero-shot bi-encoder score (the same encoder run on the query and on
 the passage alone, mean-pooled and normalised as all-MiniLM-L6-v2 was trained; a learned scale) to the head's
 score, so fine-tuning learns a residual over what the checkpoint knows instead of replacing it (the residual
-design of CLEAR, Gao et al. 2021, with the bi-encoder in the place of BM25).  With ``train.eval_at_start`` the
-selection can keep the zero-shot start.
+design of CLEAR, Gao et al. 2021, with the bi-encoder in the place of BM25).  Every score head then starts at zero,
+so the untrained model ranks exactly as the checkpoint does zero-shot, and with ``train.eval_at_start`` the
+selection can keep that start.
 """
 
 from __future__ import annotations
@@ -268,6 +269,10 @@ class MonoBERT(Ranker):
                 torch.nn.init.zeros_(self.pacrr_head[-1].bias)
         if cfg.biencoder_prior:
             self.prior_scale = torch.nn.Parameter(torch.tensor(float(cfg.prior_scale)))
+            if isinstance(getattr(self.bert, "classifier", None), torch.nn.Linear):
+                # the [CLS] head at zero too, so the untrained model ranks exactly as the checkpoint does zero-shot
+                torch.nn.init.zeros_(self.bert.classifier.weight)
+                torch.nn.init.zeros_(self.bert.classifier.bias)
 
     @classmethod
     def build(cls, cfg: MonoBERTConfig, text: Any) -> "MonoBERT":

@@ -21,6 +21,7 @@ import torch
 from .. import paths
 from ..data.store import read_dataset
 from ..errors import DataFormatError
+from ..evaluation import eval_config_for
 from ..io import atomic_write_json
 from ..models import load_checkpoint
 from ..prune_cell import run_cell
@@ -30,7 +31,6 @@ from ..pruning.sparsity import sparsity_columns
 from ..cells.schema import cost_columns, make_cell, write_cell
 from ..runs import read_trec_run, write_trec_run
 from ..training import build_pool
-from .bm25_stage import eval_config_for
 
 
 @dataclass
@@ -70,7 +70,7 @@ def run(cfg: Any, model: str, method: str, sparsity: float, seed: int) -> PruneS
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     ds = read_dataset(paths.DATASET)
-    bm25 = {s: read_trec_run(paths.bm25_run(s)) for s in ("train", *pcfg.eval_splits)}
+    bm25 = {s: read_trec_run(paths.candidates_run(s)) for s in ("train", *pcfg.eval_splits)}
     ckpt = paths.model_dir(paths.trained(model, seed))          # the dense model of this cell's training seed
     if not ckpt.is_dir():
         raise DataFormatError(f"no dense checkpoint for {model!r} at training seed {seed}", path=ckpt,

@@ -25,7 +25,7 @@ from .. import paths
 from ..config import ConfigError, to_mapping
 from ..data.store import read_dataset
 from ..errors import DataFormatError
-from ..evaluation import evaluate
+from ..evaluation import eval_config_for, evaluate
 from ..io import atomic_write_json, read_json
 from ..models import build_model, save_checkpoint
 from ..models.base import Ranker
@@ -39,7 +39,6 @@ from ..text import Vocab, load_tokenizer
 from ..training import DevEvaluator, Trainer, TrainResult, build_pool
 from ..training.init import apply_init
 from ..training.spec import ModelSpec
-from .bm25_stage import eval_config_for
 
 
 @dataclass
@@ -129,7 +128,7 @@ def run(cfg: Any, seed: int = 0, dataset_dir: Path = paths.DATASET,
         if split not in ds.splits:
             raise DataFormatError(f"the dataset has no {split!r} split (it has {', '.join(ds.splits)})",
                                   path=dataset_dir, fix="re-run the data stage with train/dev/test queries")
-    bm25 = {s: read_trec_run(paths.bm25_run(s)) for s in ("train", "dev", "test")}
+    bm25 = {s: read_trec_run(paths.candidates_run(s)) for s in ("train", "dev", "test")}   # train: BM25 alone
     model_cfg, text = build_text(spec, ds.corpus, pretrain_dir)
     model: Ranker = apply_init(spec.init, build_model(name, model_cfg, text, seed=tcfg.seed))
     n_params = model.n_parameters()
@@ -149,7 +148,7 @@ def run(cfg: Any, seed: int = 0, dataset_dir: Path = paths.DATASET,
         raise DataFormatError("the dev split has no judgements, so early stopping cannot select a checkpoint",
                               path=dataset_dir, fix="set data.splits.dev_from_test (e.g. 0.2) or train.selection: last")
     fingerprint = _fingerprint(name, to_mapping(tcfg), to_mapping(model_cfg), dataset_dir / "meta.json",
-                               paths.bm25_run("train"), paths.bm25_run("dev"), n_params)
+                               paths.bm25_run("train"), paths.candidates_run("dev"), n_params)
     trainer = Trainer(model, tcfg, pool, evaluator=evaluator, state_dir=paths.train_state(out), label=f"train {out}",
                       fingerprint=fingerprint)
     history = trainer.fit()

@@ -52,8 +52,8 @@ def bm25_rows(metrics_path: str | Path, per_query_path: str | Path | None = None
     data = json.loads(metrics_path.read_text(encoding="utf-8"))
     rows = []
     for split, m in sorted(data.items()):
-        if not isinstance(m, Mapping):
-            continue  # scalar entries such as "depth"
+        if not isinstance(m, Mapping) or split == "dense":
+            continue  # scalar entries such as "depth"; the hybrid first stage's dense baseline
         cell = {c: None for c in COLUMNS}
         cell.update(task="ranking", model="bm25", method="bm25", target_sparsity=0.0, achieved_sparsity=0.0,
                     seed=0, split=split, primary_metric="mrr@10",

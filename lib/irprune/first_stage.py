@@ -1,0 +1,107 @@
+"""The candidate lists the re-rankers reorder: BM25's alone, or BM25's interleaved with a dense retriever's.
+
+A re-ranker only sees the top ``train.eval_depth`` of its candidate list, so a passage the first stage misses is
+lost to it.  ``first_stage.method: hybrid`` merges BM25's ranking with the ranking of a registered bi-encoder
+checkpoint retrieving from the whole collection (exact inner product over its mean-pooled, normalised vectors, the
+model card's scoring), as hybrid lexical-dense first stages do (Lin et al. 2021, "A Few Brief Notes on DeepImpact,
+COIL, and a Conceptual Framework for Information Retrieval Techniques"; Wang et al. 2021, "BERT-based Dense
+Retrievers Require Interpolation with BM25", ICTIR).  The merge is a deterministic round-robin interleaving
+(BM25 first, then dense, skipping passages already taken): the top ``k`` of the merged list holds at least the top
+``ceil(k / 2)`` of both lists, so a re-ranker of the top 30 sees BM25's top 15 and the dense retriever's top 15.
+
+Training splits keep BM25's candidates (their hard negatives); every evaluated split gets the hybrid list.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Mapping, Sequence
+
+import numpy as np
+
+from .config import ConfigError, frozen, param
+from .runs import Run, sort_ranking
+
+
+@frozen
+class FirstStageConfig:
+    """``params.yaml`` section ``first_stage``: what the re-rankers' candidate lists are."""
+
+    method: Literal["bm25", "hybrid"] = param("bm25", doc="bm25 = BM25's list; hybrid = BM25's interleaved with the "
+                                                          "checkpoint's dense retrieval (evaluated splits only)")
+    checkpoint: str = param("minilm-l6", nonempty=True, doc="registered bi-encoder checkpoint (irprune.weights)")
+    weights_dir: str = param("", doc="'' = the project cache (.cache/models/<checkpoint>); else a local folder")
+    doc_max_tokens: int = param(128, ge=4, doc="passages are truncated to this many WordPiece tokens")
+    query_max_tokens: int = param(32, ge=2, doc="queries are truncated to this many tokens")
+    batch_size: int = param(64, ge=1, doc="texts per encoding batch")
+    threads: int = param(0, ge=0, doc="torch CPU threads for encoding (0 = torch's default)")
+
+    def validate(self) -> None:
+        from .weights import CHECKPOINTS
+
+        if self.method == "hybrid" and self.checkpoint not in CHECKPOINTS:
+            raise ConfigError(f"params.yaml: first_stage.checkpoint = {self.checkpoint!r} is not a registered "
+                              f"checkpoint; expected one of {', '.join(sorted(CHECKPOINTS))}")
+
+
+def interleave(first: Sequence[str], second: Sequence[str], depth: int) -> list[str]:
+    """Round-robin merge of two rankings without duplicates, ``first`` leading, cut at ``depth`` passages."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i in range(max(len(first), len(second))):
+        for ranking in (first, second):
+            if i < len(ranking) and ranking[i] not in seen:
+                seen.add(ranking[i])
+                out.append(ranking[i])
+                if len(out) == depth:
+                    return out
+    return out
+
+
+def hybrid_run(bm25: Run, dense: Run, depth: int) -> Run:
+    """Per query, :func:`interleave` of BM25's and the dense ranking, scored ``depth - position`` (descending)."""
+    out: Run = {}
+    for qid in sorted(set(bm25) | set(dense)):
+        merged = interleave([d for d, _ in sort_ranking(bm25.get(qid, {}))],
+                            [d for d, _ in sort_ranking(dense.get(qid, {}))], depth)
+        out[qid] = {d: float(depth - i) for i, d in enumerate(merged)}
+    return out
+
+
+def exact_search(query_vecs: np.ndarray, doc_vecs: np.ndarray, qids: Sequence[str], doc_ids: Sequence[str],
+                 depth: int) -> Run:
+    """The top ``depth`` documents of each query by inner product (brute force), as a run."""
+    depth = min(depth, len(doc_ids))
+    run: Run = {}
+    for start in range(0, len(qids), 256):
+        scores = query_vecs[start:start + 256] @ doc_vecs.T                          # [b, N]
+        top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+        for row, qid in enumerate(qids[start:start + 256]):
+            run[qid] = {doc_ids[j]: float(scores[row, j]) for j in top[row]}
+    return run
+
+
+class DenseFirstStage:
+    """The checkpoint's bi-encoder over one corpus: documents encoded once, then any query set searched."""
+
+    def __init__(self, cfg: FirstStageConfig, corpus: Mapping[str, str]) -> None:
+        import torch
+
+        from . import weights
+        from .dense.encoder import BiEncoder
+
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.cfg = cfg
+        self.encoder = BiEncoder.load(weights.resolve(cfg.checkpoint, cfg.weights_dir or None))
+        self.doc_ids = sorted(corpus)
+        self.doc_vecs = self.encoder.encode([corpus[d] for d in self.doc_ids], "doc", max_tokens=cfg.doc_max_tokens,
+                                            batch_size=cfg.batch_size, label="first stage: encode corpus")
+
+    def retrieve(self, queries: Mapping[str, str], depth: int) -> Run:
+        qids = sorted(queries)
+        vecs = self.encoder.encode([queries[q] for q in qids], "query", max_tokens=self.cfg.query_max_tokens,
+                                   batch_size=self.cfg.batch_size, label=False)
+        return exact_search(vecs, self.doc_vecs, qids, self.doc_ids, depth)
+
+
+__all__ = ["DenseFirstStage", "FirstStageConfig", "exact_search", "hybrid_run", "interleave"]
