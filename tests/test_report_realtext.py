@@ -138,6 +138,37 @@ def test_macros_and_table_from_the_pooled_runs(folds: list[Path]) -> None:
     assert "tab:realtext" in t.latex() and f"over {N_QUERIES} judged queries" in t.caption
 
 
+def test_the_zero_shot_dense_retrieval_of_a_hybrid_first_stage_is_a_row_monobert_is_held_to(
+        folds: list[Path]) -> None:
+    """Each fold's ``runs/bm25/dense_per_query.json`` (first_stage.method: hybrid) pools into a row of its own, and
+    the macros compare monoBERT with it on the same queries."""
+    M = Macros()
+    pooled, rows = realtext.report(folds, SignificanceConfig())
+    realtext.add_macros(M, pooled, rows)
+    assert not M.flags["RealTextHaveZeroshot"] and M.values["RealTextZeroshotNDCG"] == realtext.NOT_RUN
+    fold_of = assign_folds(QIDS, K, seed=0)
+    SYSTEMS["zeroshot"] = 0.6
+    try:
+        for f, root in enumerate(folds):
+            test = [q for q in QIDS if fold_of[q] == f]
+            res = evaluate({q: QRELS[q] for q in test}, {q: ranking("zeroshot", q) for q in test}, EVAL)
+            (root / "runs" / "bm25" / "dense_per_query.json").write_text(json.dumps({"test": res.per_query}))
+        whole = evaluate(QRELS, {q: ranking("zeroshot", q) for q in QIDS}, EVAL).per_query
+    finally:
+        del SYSTEMS["zeroshot"]
+    sig = SignificanceConfig()
+    pooled, rows = realtext.report(folds, sig)
+    assert pooled.rankers[realtext.ZERO_SHOT]["ndcg@10"] == pytest.approx(whole["ndcg@10"])
+    assert [r.model for r in rows] == ["bm25", "monobert", "conv_knrm", realtext.ZERO_SHOT]
+    M = Macros()
+    realtext.add_macros(M, pooled, rows, sig_cfg=sig)
+    c = compare(pooled.rankers["monobert"]["ndcg@10"], whole["ndcg@10"], cfg=sig)
+    assert M.flags["RealTextHaveZeroshot"] and M.values["RealTextZeroshotNDCG"] == f"{c.mean_b:.3f}"
+    assert M.values["RealTextBertNDCG"] == f"{c.mean_a:.3f}"
+    assert M.values["RealTextBertVsZeroshotP"] == realtext.p_text(c.p_value)
+    assert M.flags["RealTextBertAtLeastZeroshot"] == (c.mean_a >= c.mean_b)
+
+
 def test_a_synthetic_run_has_no_real_text_section(tmp_path: Path) -> None:
     root = write_run(tmp_path, QIDS[:5], source="synthetic")
     pooled, rows = realtext.report([root], SignificanceConfig())

@@ -3,9 +3,9 @@
 A re-ranker only sees the top ``train.eval_depth`` of its candidate list, so a passage the first stage misses is
 lost to it.  ``first_stage.method: hybrid`` merges BM25's ranking with the ranking of a registered bi-encoder
 checkpoint retrieving from the whole collection (exact inner product over its mean-pooled, normalised vectors, the
-model card's scoring), as hybrid lexical-dense first stages do (Lin et al. 2021, "A Few Brief Notes on DeepImpact,
-COIL, and a Conceptual Framework for Information Retrieval Techniques"; Wang et al. 2021, "BERT-based Dense
-Retrievers Require Interpolation with BM25", ICTIR).  The merge is a deterministic round-robin interleaving
+model card's scoring), as hybrid lexical-dense first stages do (Karpukhin et al. 2020, "Dense Passage Retrieval
+for Open-Domain Question Answering", EMNLP; Wang et al. 2021, "BERT-based Dense Retrievers Require Interpolation
+with BM25 for Effective Passage Retrieval", ICTIR).  The merge is a deterministic round-robin interleaving
 (BM25 first, then dense, skipping passages already taken): the top ``k`` of the merged list holds at least the top
 ``ceil(k / 2)`` of both lists, so a re-ranker of the top 30 sees BM25's top 15 and the dense retriever's top 15.
 
@@ -14,7 +14,7 @@ Training splits keep BM25's candidates (their hard negatives); every evaluated s
 
 from __future__ import annotations
 
-from typing import Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -80,19 +80,24 @@ def exact_search(query_vecs: np.ndarray, doc_vecs: np.ndarray, qids: Sequence[st
     return run
 
 
+def load_encoder(cfg: FirstStageConfig) -> Any:
+    """The registered checkpoint's :class:`~irprune.dense.encoder.BiEncoder`, its files hash-checked."""
+    from . import weights
+    from .dense.encoder import BiEncoder
+
+    return BiEncoder.load(weights.resolve(cfg.checkpoint, cfg.weights_dir or None))
+
+
 class DenseFirstStage:
     """The checkpoint's bi-encoder over one corpus: documents encoded once, then any query set searched."""
 
-    def __init__(self, cfg: FirstStageConfig, corpus: Mapping[str, str]) -> None:
+    def __init__(self, cfg: FirstStageConfig, corpus: Mapping[str, str], encoder: Any = None) -> None:
         import torch
-
-        from . import weights
-        from .dense.encoder import BiEncoder
 
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.cfg = cfg
-        self.encoder = BiEncoder.load(weights.resolve(cfg.checkpoint, cfg.weights_dir or None))
+        self.encoder = encoder if encoder is not None else load_encoder(cfg)
         self.doc_ids = sorted(corpus)
         self.doc_vecs = self.encoder.encode([corpus[d] for d in self.doc_ids], "doc", max_tokens=cfg.doc_max_tokens,
                                             batch_size=cfg.batch_size, label="first stage: encode corpus")
@@ -104,4 +109,4 @@ class DenseFirstStage:
         return exact_search(vecs, self.doc_vecs, qids, self.doc_ids, depth)
 
 
-__all__ = ["DenseFirstStage", "FirstStageConfig", "exact_search", "hybrid_run", "interleave"]
+__all__ = ["DenseFirstStage", "FirstStageConfig", "load_encoder", "exact_search", "hybrid_run", "interleave"]

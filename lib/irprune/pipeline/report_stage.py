@@ -120,7 +120,7 @@ def run(cfg: Any, root: Path = Path("."), results_csv: Path = rc.RESULTS_CSV, fi
     engine_report.add_macros(m, df, r.split, r.main_method)
     buys_report.add_macros(m, df, r)
     macros.add_bert_start(m, _bert_start(root))
-    realtext.add_macros(m, real, real_rows, signal)
+    realtext.add_macros(m, real, real_rows, signal, cfg.significance)
     macros.add_vision_data(m, [_json(p) or {} for p in sorted((root / TASK_RECORDS).glob("vision-*.json"))])
     atomic_write_text(gen / "macros.tex", m.render())
     t["macros_s"] = time.perf_counter() - t0

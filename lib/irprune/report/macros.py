@@ -182,6 +182,7 @@ def build(df: Any, cfg: Any, sig: Any, card: Mapping[str, Any] | None = None,
     M.add("LexiconSize", count(syn.lexicon_size) if words else NOT_RUN)
     bm = bm25_metrics or {}
     M.add("BMDepth", count(bm["depth"]) if "depth" in bm else NOT_RUN)
+    M.flag("HybridFirstStage", bm.get("candidates") == "hybrid")
     rl = bm.get(split, {}).get("relevance_level") if isinstance(bm.get(split), Mapping) else None
     M.add("RelevanceLevel", count(rl) if rl is not None else NOT_RUN)
     M.text("EvalSplit", split)

@@ -11,7 +11,9 @@ BM25 on them against BM25 on the judged queries, and each ranker's dev metric at
 step checkpoint selection kept (``runs/<model>-s<seed>/history.json``).
 
 Everything is read from a run's files as its stages wrote them: ``data/card.json``, ``runs/bm25/per_query.json``
-and ``runs/<model>-s<seed>/per_query.json`` (:mod:`irprune.paths`).
+and ``runs/<model>-s<seed>/per_query.json`` (:mod:`irprune.paths`); with a hybrid first stage
+(``first_stage.method: hybrid``) also the checkpoint's zero-shot dense retrieval from the whole collection
+(``runs/bm25/dense_per_query.json``), a row ``biencoder-zeroshot`` that the fine-tuned cross-encoder is held to.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from . import palette
 from .tables import NOT_RUN, TEST_NAMES, Table, fmt
 
 METRICS = ("ndcg@10", "mrr@10")
+ZERO_SHOT = "biencoder-zeroshot"                # the hybrid first stage's dense retrieval, as released
 PerQuery = dict[str, dict[str, float]]          # metric -> qid -> score
 _TRAINED = re.compile(r"^(?P<model>.+)-s(?P<seed>\d+)$")
 
@@ -78,6 +81,9 @@ def load_run(root: str | Path) -> RunResults:
         m = _TRAINED.match(pq.parent.name)
         if m and (root / paths.model_metrics(pq.parent.name)).is_file():
             rankers.setdefault(m["model"], {})[int(m["seed"])] = _test_scores(pq, f"{pq.parent.name}'s scores")
+    if (root / paths.DENSE_FIRST_STAGE_PER_QUERY).is_file():       # untrained: one "seed"
+        rankers[ZERO_SHOT] = {0: _test_scores(root / paths.DENSE_FIRST_STAGE_PER_QUERY,
+                                              "the checkpoint's zero-shot dense scores (bm25 stage)")}
     return RunResults(root, card, bm25, rankers)
 
 
@@ -302,10 +308,19 @@ def signal_table(sig: TrainingSignal) -> Table:
                  "tab:realtextsignal", "lrrrrr")
 
 
-def add_macros(M: Any, p: Pooled | None, rs: Sequence[Row], sig: TrainingSignal | None = None) -> None:
+def add_macros(M: Any, p: Pooled | None, rs: Sequence[Row], sig: TrainingSignal | None = None,
+               sig_cfg: SignificanceConfig | None = None) -> None:
     """``\\ifRealText`` and the ``\\RealText...`` macros of the paper's real-text section (defined, "not run",
-    when the run is synthetic)."""
+    when the run is synthetic); ``RealTextBertVsZeroshot...`` compare monoBERT with the checkpoint zero-shot."""
     from .macros import num
+
+    vs = (compare(p.rankers["monobert"]["ndcg@10"], p.rankers[ZERO_SHOT]["ndcg@10"], cfg=sig_cfg)
+          if p is not None and "monobert" in p.rankers and ZERO_SHOT in p.rankers else None)
+    M.flag("RealTextHaveZeroshot", vs is not None)
+    M.add("RealTextZeroshotNDCG", num(vs.mean_b) if vs else NOT_RUN)
+    M.add("RealTextBertNDCG", num(vs.mean_a) if vs else NOT_RUN)
+    M.add("RealTextBertVsZeroshotP", p_text(vs.p_value) if vs else NOT_RUN)
+    M.flag("RealTextBertAtLeastZeroshot", vs is not None and vs.mean_a >= vs.mean_b - 1e-12)
 
     M.flag("RealText", p is not None)
     M.flag("RealTextFolds", p is not None and p.plan.get("method") == "folds" and p.n_runs == p.plan["k"])
@@ -344,5 +359,5 @@ def report(roots: Sequence[str | Path], sig: SignificanceConfig) -> tuple[Pooled
     return p, rows(p, sig)
 
 
-__all__ = ["METRICS", "RunResults", "Pooled", "Row", "Signal", "TrainingSignal", "load_run", "pool", "rows", "best",
+__all__ = ["METRICS", "ZERO_SHOT", "RunResults", "Pooled", "Row", "Signal", "TrainingSignal", "load_run", "pool", "rows", "best",
            "card_facts", "table", "training_signal", "signal_table", "add_macros", "report", "p_text"]
