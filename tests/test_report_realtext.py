@@ -167,6 +167,9 @@ def test_the_zero_shot_dense_retrieval_of_a_hybrid_first_stage_is_a_row_monobert
     assert M.values["RealTextBertNDCG"] == f"{c.mean_a:.3f}"
     assert M.values["RealTextBertVsZeroshotP"] == realtext.p_text(c.p_value)
     assert M.flags["RealTextBertAtLeastZeroshot"] == (c.mean_a >= c.mean_b)
+    from irprune.report import readme_table
+
+    assert "zero-shot" not in readme_table.table(folds, sig)                   # the README lists trained rankers
 
 
 def test_a_synthetic_run_has_no_real_text_section(tmp_path: Path) -> None:
@@ -229,6 +232,12 @@ def test_readme_table_replaces_only_the_marked_block(folds: list[Path], tmp_path
                        for m in ("monobert", "conv_knrm"))]
     assert [c.strip() for c in rows[1].strip("|").split("|")][5] == "—"     # conv_knrm not trained there
     assert readme_table.main(args) == 0 and readme.read_text() == text          # re-running changes nothing
+    # one collection's runs again: its row is rewritten in place, the other collection's row stays as it stood
+    assert readme_table.main([*map(str, folds), "--readme", str(readme), "--params", str(tmp_path / "none.yaml")]) == 0
+    assert readme.read_text() == text
+    # the other collection alone has other columns (no Conv-KNRM): its row cannot sit beside the kept one
+    assert readme_table.main([str(single), "--readme", str(readme), "--params", str(tmp_path / "none.yaml")]) == 2
+    assert readme.read_text() == text
 
 
 def test_readme_table_refuses_bad_input(folds: list[Path], tmp_path: Path, capsys) -> None:
