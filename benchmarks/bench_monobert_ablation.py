@@ -28,7 +28,7 @@ from irprune import paths
 from irprune.data.store import read_dataset
 from irprune.evaluation import EvalConfig, evaluate
 from irprune.models import load_checkpoint
-from irprune.pipeline.bm25_stage import pooled_with_candidates
+from irprune.pipeline.bm25_stage import pooled_bm25, pooled_with_candidates
 from irprune.pruning import fold, prunable_parameters, prune_oneshot
 from irprune.rerank import rerank
 from irprune.significance import compare
@@ -53,7 +53,7 @@ def main() -> None:
     queries, qrels = pooled.queries, pooled.qrels
     where = "+".join(args.split)
     cfg = EvalConfig(metrics=(args.metric,), relevance_level=stage.evaluation.relevance_level)
-    base = evaluate(qrels, bm25, cfg)
+    base = evaluate(qrels, pooled_bm25(args.split), cfg)
 
     def variant(name: str, change: Callable[[nn.Module], None]) -> None:
         m = copy.deepcopy(net)

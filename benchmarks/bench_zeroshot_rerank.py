@@ -1,8 +1,8 @@
 """The registered checkpoint zero-shot as a bi-encoder re-ranker, against BM25, on the project's collection.
 
 The checkpoint (all-MiniLM-L6-v2 by default; mean pooling, L2-normalised, as its model card specifies) re-ranks
-BM25's top ``--depth`` of every judged query of the pooled ``--split``s, the rest of BM25's list kept below, the
-way the rankers are evaluated.  Prints nDCG@10 and MRR@10 at ``evaluation.relevance_level`` with a paired t-test
+the top ``--depth`` candidates of every judged query of the pooled ``--split``s (BM25's, or the hybrid lists of
+``first_stage.method: hybrid``), the rest of the list kept below, the way the rankers are evaluated.  Prints nDCG@10 and MRR@10 at ``evaluation.relevance_level`` with a paired t-test
 against BM25: the zero-shot floor a cross-encoder fine-tuned from the same checkpoint should not fall below.
 
     python benchmarks/bench_zeroshot_rerank.py [--split dev test] [--layers 6] [--doc-tokens 128]
@@ -20,7 +20,7 @@ from irprune import paths, weights
 from irprune.data.store import read_dataset
 from irprune.dense.encoder import BiEncoder
 from irprune.evaluation import EvalConfig, evaluate
-from irprune.pipeline.bm25_stage import pooled_with_candidates
+from irprune.pipeline.bm25_stage import pooled_bm25, pooled_with_candidates
 from irprune.runs import sort_ranking
 from irprune.significance import compare
 from irprune.stages import load_stage
@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--split", nargs="+", default=["test"], help="dataset split(s), pooled (test, dev)")
     ap.add_argument("--checkpoint", default="minilm-l6", help="a registered checkpoint (python -m irprune.weights)")
     ap.add_argument("--layers", type=int, default=None, help="keep the first n encoder layers (default: all)")
-    ap.add_argument("--depth", type=int, default=30, help="BM25 candidates re-ranked (train.eval_depth)")
+    ap.add_argument("--depth", type=int, default=30, help="candidates re-ranked (train.eval_depth; BM25 or hybrid)")
     ap.add_argument("--query-tokens", type=int, default=32)
     ap.add_argument("--doc-tokens", type=int, default=128)
     ap.add_argument("--threads", type=int, default=1)
@@ -59,7 +59,7 @@ def main() -> None:
         run[q].update({d: -float(i) for i, d in enumerate(rest)})
     level = load_stage("bm25", "params.yaml").evaluation.relevance_level
     cfg = EvalConfig(metrics=("ndcg@10", "mrr@10"), relevance_level=level)
-    ours, base = evaluate(qrels, run, cfg), evaluate(qrels, bm25, cfg)
+    ours, base = evaluate(qrels, run, cfg), evaluate(qrels, pooled_bm25(args.split), cfg)
     layers = args.layers or len(enc.doc.encoder.layer)
     print(f"{args.checkpoint} ({layers} layers) zero-shot on {'+'.join(args.split)}: {len(qids)} judged queries, "
           f"{len(docs)} passages encoded in {seconds:.0f} s, relevance level {level}")

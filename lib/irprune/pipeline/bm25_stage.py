@@ -30,8 +30,14 @@ class BM25StageResult:
 
 
 def pooled_with_candidates(ds: Any, names: Sequence[str]) -> tuple[Any, Run]:
-    """Several evaluated splits as one (``RetrievalDataset.pooled``) and the bm25 stage's candidates for them."""
+    """Several evaluated splits as one (``RetrievalDataset.pooled``) and the bm25 stage's candidates for them (the
+    hybrid lists where the stage wrote them; :func:`pooled_bm25` is BM25's own ranking)."""
     return ds.pooled(names), {q: r for n in names for q, r in read_trec_run(paths.candidates_run(n)).items()}
+
+
+def pooled_bm25(names: Sequence[str]) -> Run:
+    """BM25's own ranking of several splits, as one run (the baseline, whatever the candidates are)."""
+    return {q: r for n in names for q, r in read_trec_run(paths.bm25_run(n)).items()}
 
 
 def run(cfg: Any, dataset_dir: Path = paths.DATASET, metrics_path: Path = paths.BM25_METRICS,
