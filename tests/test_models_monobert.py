@@ -332,3 +332,19 @@ def test_cedr_pacrr_head_reads_query_terms_in_order_and_starts_as_the_cls_head(t
     again.eval()
     with torch.no_grad():
         assert torch.allclose(again(batch), model(batch), atol=1e-5)
+
+
+def test_the_prior_reads_each_side_at_its_own_length(tok: Any) -> None:
+    """``prior_doc_tokens`` / ``prior_query_tokens`` set the lengths of the texts encoded alone ([CLS] and [SEP]
+    counted, as the first stage's dense encoder counts them), whatever the joint input's lengths are."""
+    long_doc = " ".join(["pruning removes weights from bert"] * 6)
+    base = {**TINY, "pooling": "cedr", "biencoder_prior": True, "max_doc_len": 6}
+    plain = build_model("monobert", model_config("monobert", "small", base), tok, seed=0)
+    longer = build_model("monobert", model_config("monobert", "small", {**base, "prior_doc_tokens": 20,
+                                                                       "prior_query_tokens": 3}), tok, seed=0)
+    a, b = plain.collate([("bert pruning", long_doc)]), longer.collate([("bert pruning", long_doc)])
+    assert torch.equal(a["input_ids"], b["input_ids"])                   # the cross-encoder's input is the same
+    assert a["d_input_ids"].shape[1] == 6 + 2 and b["d_input_ids"].shape[1] == 20
+    assert b["q_input_ids"].shape[1] == 3 and b["q_input_ids"][0, -1] == tok.sep_token_id
+    with pytest.raises(ConfigError, match="prior_doc_tokens = 65 exceeds the model maximum of 64 positions"):
+        model_config("monobert", "small", {**base, "prior_doc_tokens": 65})

@@ -86,6 +86,12 @@ class MonoBERTConfig:
         "what the checkpoint knows zero-shot")
     prior_scale: float = param(20.0, gt=0, doc="initial s of the bi-encoder prior (learned; 20 = the contrastive "
                                "scale all-MiniLM-L6-v2 was trained with)")
+    prior_query_tokens: Optional[int] = param(None, ge=3, doc="tokens of the prior's query alone, [CLS] and [SEP] "
+                                              "included (as first_stage.query_max_tokens counts); null = "
+                                              "max_query_len + 2")
+    prior_doc_tokens: Optional[int] = param(None, ge=3, doc="tokens of the prior's passage alone, [CLS] and [SEP] "
+                                            "included (as first_stage.doc_max_tokens counts, so the prior is the "
+                                            "checkpoint's dense score); null = max_doc_len + 2")
     vocab_size: Optional[int] = param(None, ge=1, doc="embedding rows; null = the tokenizer's size")
     hidden: int = param(128, ge=1, doc="hidden size (paper 768)")
     layers: int = param(2, ge=1, doc="transformer layers (paper 12)")
@@ -107,6 +113,11 @@ class MonoBERTConfig:
                 f"params.yaml: model.monobert max_query_len + max_doc_len + 3 = "
                 f"{self.max_query_len + self.max_doc_len + 3} exceeds max_len = {self.max_len}; "
                 "lower max_doc_len or raise max_len")
+        for key in ("prior_query_tokens", "prior_doc_tokens"):
+            n = getattr(self, key)
+            if self.pretrained is None and self.biencoder_prior and n is not None and n > self.max_len:
+                raise ConfigError(f"params.yaml: models.monobert.{key} = {n} exceeds the model maximum of "
+                                  f"{self.max_len} positions (max_len); fix: set it to {self.max_len} or less")
 
 
 def bert_config(cfg: MonoBERTConfig, vocab_size: int, pad_token_id: int = 0) -> Any:
@@ -328,6 +339,11 @@ class MonoBERT(Ranker):
             raise ConfigError(
                 f"monobert: max_query_len + max_doc_len + 3 = {max_query_len + max_doc_len + 3} tokens exceeds the "
                 f"model maximum of {limit} positions; fix: lower max_doc_len to {limit - 3 - max_query_len} or less")
+        for key in ("prior_query_tokens", "prior_doc_tokens"):
+            n = getattr(self.cfg, key)
+            if self.cfg.biencoder_prior and n is not None and n > limit:
+                raise ConfigError(f"monobert: {key} = {n} exceeds the model maximum of {limit} positions; fix: set "
+                                  f"models.monobert.{key} to {limit} or less")
 
     def _collate(self, pairs: Sequence[Pair], max_query_len: int, max_doc_len: int) -> dict[str, Tensor]:
         tok = self.text
@@ -342,7 +358,9 @@ class MonoBERT(Ranker):
         tt, _ = _pad(types, 0)
         out = {"input_ids": ids, "token_type_ids": tt, "attention_mask": att}
         if self.cfg.biencoder_prior:      # each side alone, [CLS] text [SEP], for the bi-encoder prior
-            for side, seqs, limit in (("q", enc[0::2], max_query_len), ("d", enc[1::2], max_doc_len)):
+            q_alone = self.cfg.prior_query_tokens - 2 if self.cfg.prior_query_tokens else max_query_len
+            d_alone = self.cfg.prior_doc_tokens - 2 if self.cfg.prior_doc_tokens else max_doc_len
+            for side, seqs, limit in (("q", enc[0::2], q_alone), ("d", enc[1::2], d_alone)):
                 out[f"{side}_input_ids"], out[f"{side}_attention_mask"] = _pad(
                     [[cls_id, *x[:limit], sep_id] for x in seqs], pad_id)
         return out
