@@ -63,6 +63,21 @@ def write_run(root: Path, test: list[str], fold: int | None = None, systems=tupl
     return root
 
 
+def write_zeroshot(folds: list[Path], skill: float = 0.6) -> dict:
+    """Each fold's ``runs/bm25/dense_per_query.json`` (the hybrid first stage's dense retrieval); returns the
+    per-query scores of one evaluation over all judged queries."""
+    fold_of = assign_folds(QIDS, K, seed=0)
+    SYSTEMS["zeroshot"] = skill
+    try:
+        for f, root in enumerate(folds):
+            test = [q for q in QIDS if fold_of[q] == f]
+            res = evaluate({q: QRELS[q] for q in test}, {q: ranking("zeroshot", q) for q in test}, EVAL)
+            (root / "runs" / "bm25" / "dense_per_query.json").write_text(json.dumps({"test": res.per_query}))
+        return evaluate(QRELS, {q: ranking("zeroshot", q) for q in QIDS}, EVAL).per_query
+    finally:
+        del SYSTEMS["zeroshot"]
+
+
 @pytest.fixture()
 def folds(tmp_path: Path) -> list[Path]:
     fold_of = assign_folds(QIDS, K, seed=0)
@@ -146,16 +161,7 @@ def test_the_zero_shot_dense_retrieval_of_a_hybrid_first_stage_is_a_row_monobert
     pooled, rows = realtext.report(folds, SignificanceConfig())
     realtext.add_macros(M, pooled, rows)
     assert not M.flags["RealTextHaveZeroshot"] and M.values["RealTextZeroshotNDCG"] == realtext.NOT_RUN
-    fold_of = assign_folds(QIDS, K, seed=0)
-    SYSTEMS["zeroshot"] = 0.6
-    try:
-        for f, root in enumerate(folds):
-            test = [q for q in QIDS if fold_of[q] == f]
-            res = evaluate({q: QRELS[q] for q in test}, {q: ranking("zeroshot", q) for q in test}, EVAL)
-            (root / "runs" / "bm25" / "dense_per_query.json").write_text(json.dumps({"test": res.per_query}))
-        whole = evaluate(QRELS, {q: ranking("zeroshot", q) for q in QIDS}, EVAL).per_query
-    finally:
-        del SYSTEMS["zeroshot"]
+    whole = write_zeroshot(folds)
     sig = SignificanceConfig()
     pooled, rows = realtext.report(folds, sig)
     assert pooled.rankers[realtext.ZERO_SHOT]["ndcg@10"] == pytest.approx(whole["ndcg@10"])
@@ -186,7 +192,9 @@ def test_the_report_stage_writes_the_section_for_real_text_only(folds: list[Path
     from irprune.report.config import CollectStage, ReportStage
 
     root = folds[0]
-    (root / "metrics" / "bm25.json").write_text(json.dumps({"test": {"mrr@10": 0.3}, "depth": 100}))
+    (root / "metrics" / "bm25.json").write_text(json.dumps({"test": {"mrr@10": 0.3}, "depth": 100,
+                                                            "candidates": "hybrid"}))
+    zero = write_zeroshot(folds)
     collect_stage.run(CollectStage(), root=root)
     hw = {"cpu": "Test CPU", "cores": "2", "gpu": "none", "torch": "2.0", "python": "3.11"}
     with pytest.raises(ConfigError, match=r"report.fold_runs lists 2 run\(s\) .* set data.splits.method: folds"):
@@ -262,7 +270,9 @@ def test_the_paper_of_pooled_folds_has_the_real_text_section(folds: list[Path]) 
     from irprune.report.config import CollectStage, ReportStage
 
     root = folds[0]
-    (root / "metrics" / "bm25.json").write_text(json.dumps({"test": {"mrr@10": 0.3}, "depth": 100}))
+    (root / "metrics" / "bm25.json").write_text(json.dumps({"test": {"mrr@10": 0.3}, "depth": 100,
+                                                            "candidates": "hybrid"}))
+    zero = write_zeroshot(folds)
     (root / "report").mkdir()
     for f in ("paper.tex", "references.bib"):
         shutil.copy(Path(__file__).parents[1] / "report" / f, root / "report" / f)
@@ -277,6 +287,11 @@ def test_the_paper_of_pooled_folds_has_the_real_text_section(folds: list[Path]) 
                key=lambda r: r.means["ndcg@10"])
     assert f"reaches {best.means['ndcg@10']:.3f} against" in text
     assert "Real text (tiny-real): test effectiveness" in text
+    assert "the candidate list interleaves BM25" in text and "ranking with the dense retrieval" in text
+    bert = realtext.pool([realtext.load_run(f) for f in folds]).rankers["monobert"]["ndcg@10"]
+    assert (f"zero-shot, retrieving from the whole collection, reaches {sum(zero['ndcg@10'].values()) / N_QUERIES:.3f}"
+            in text)
+    assert f"re-ranking the candidates, reaches {sum(bert.values()) / N_QUERIES:.3f}" in text
 
 
 def test_training_signal_reads_bm25_on_pseudo_queries_and_each_rankers_dev_curve(folds: list[Path]) -> None:
