@@ -18,7 +18,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from .config import ConfigError, frozen, param
+from .config import frozen, param
 from .runs import Run, sort_ranking
 
 
@@ -36,11 +36,10 @@ class FirstStageConfig:
     threads: int = param(0, ge=0, doc="torch CPU threads for encoding (0 = torch's default)")
 
     def validate(self) -> None:
-        from .weights import CHECKPOINTS
+        from .weights import require_registered
 
-        if self.method == "hybrid" and self.checkpoint not in CHECKPOINTS:
-            raise ConfigError(f"params.yaml: first_stage.checkpoint = {self.checkpoint!r} is not a registered "
-                              f"checkpoint; expected one of {', '.join(sorted(CHECKPOINTS))}")
+        if self.method == "hybrid":
+            require_registered("first_stage.checkpoint", self.checkpoint)
 
 
 def interleave(first: Sequence[str], second: Sequence[str], depth: int) -> list[str]:

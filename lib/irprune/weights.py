@@ -90,6 +90,13 @@ def is_registered(spec: Optional[str]) -> bool:
     return spec is not None and spec in CHECKPOINTS
 
 
+def require_registered(key: str, name: str) -> None:
+    """A config check: the params key ``key`` names a registered checkpoint, else the error lists them."""
+    if name not in CHECKPOINTS:
+        raise ConfigError(f"params.yaml: {key} = {name!r} is not a registered checkpoint; expected one of "
+                          f"{', '.join(sorted(CHECKPOINTS))}")
+
+
 def sha256(path: Path, chunk: int = 1 << 22) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -100,11 +100,9 @@ class DenseConfig:
     prune: DensePruneConfig = param(DensePruneConfig)
 
     def validate(self) -> None:
-        from ..weights import CHECKPOINTS
+        from ..weights import require_registered
 
-        if self.checkpoint not in CHECKPOINTS:
-            raise ConfigError(f"params.yaml: dense.checkpoint = {self.checkpoint!r} is not a registered checkpoint; "
-                              f"expected one of {', '.join(sorted(CHECKPOINTS))}")
+        require_registered("dense.checkpoint", self.checkpoint)
 
 
 __all__ = ["DenseConfig", "DenseLatencyConfig", "DensePruneConfig", "DenseTrainConfig", "JPQConfig", "PQConfig"]
