@@ -240,7 +240,8 @@ def test_biencoder_prior_adds_the_encoders_own_mean_pooled_cosine(tok: Any, tmp_
     pairs = [("bert pruning", "pruning removes weights from bert"), ("fox", "a cross encoder reads the query")]
     batch = model.collate(pairs)
     # every score head starts at zero, so the untrained model is the prior alone: the checkpoint zero-shot
-    assert float(model.bert.classifier.weight.detach().abs().sum() + model.bert.classifier.bias.detach().abs().sum()) == 0
+    head = model.bert.classifier
+    assert float(head.weight.detach().abs().sum() + head.bias.detach().abs().sum()) == 0
 
     def alone(text: str) -> torch.Tensor:                      # sentence-transformers' mean pooling, by hand
         ids = torch.tensor([[tok.cls_token_id, *tok(text, add_special_tokens=False)["input_ids"], tok.sep_token_id]])

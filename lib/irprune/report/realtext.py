@@ -359,5 +359,5 @@ def report(roots: Sequence[str | Path], sig: SignificanceConfig) -> tuple[Pooled
     return p, rows(p, sig)
 
 
-__all__ = ["METRICS", "ZERO_SHOT", "RunResults", "Pooled", "Row", "Signal", "TrainingSignal", "load_run", "pool", "rows", "best",
-           "card_facts", "table", "training_signal", "signal_table", "add_macros", "report", "p_text"]
+__all__ = ["METRICS", "ZERO_SHOT", "RunResults", "Pooled", "Row", "Signal", "TrainingSignal", "load_run", "pool",
+           "rows", "best", "card_facts", "table", "training_signal", "signal_table", "add_macros", "report", "p_text"]
