@@ -178,6 +178,16 @@ def test_the_zero_shot_dense_retrieval_of_a_hybrid_first_stage_is_a_row_monobert
     assert "zero-shot" not in readme_table.table(folds, sig)                   # the README lists trained rankers
 
 
+
+def test_the_command_prints_the_pooled_table_and_refuses_missing_folds(folds: list[Path], capsys) -> None:
+    write_zeroshot(folds)
+    assert realtext.main([str(f) for f in folds]) == 0
+    out = capsys.readouterr().out
+    assert "| Bi-encoder (zero-shot) |" in out and "| monoBERT |" in out and "| BM25 |" in out
+    assert realtext.main([str(folds[0])]) == 2
+    assert "missing: [1, 2]" in capsys.readouterr().err
+
+
 def test_a_synthetic_run_has_no_real_text_section(tmp_path: Path) -> None:
     root = write_run(tmp_path, QIDS[:5], source="synthetic")
     pooled, rows = realtext.report([root], SignificanceConfig())

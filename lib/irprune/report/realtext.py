@@ -359,5 +359,29 @@ def report(roots: Sequence[str | Path], sig: SignificanceConfig) -> tuple[Pooled
     return p, rows(p, sig)
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m irprune.report.realtext RUN [RUN ...]``: the pooled real-text table of finished runs (one
+    collection: its fold runs, or one run), as the paper prints it, in Markdown."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m irprune.report.realtext", description=main.__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", help="project folders of finished runs of one real collection")
+    args = ap.parse_args(argv)
+    sig = SignificanceConfig()
+    try:
+        p = pool([load_run(r) for r in args.runs])
+    except (DataFormatError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(table(p, rows(p, sig), sig).markdown())
+    return 0
+
+
 __all__ = ["METRICS", "ZERO_SHOT", "RunResults", "Pooled", "Row", "Signal", "TrainingSignal", "load_run", "pool",
-           "rows", "best", "card_facts", "table", "training_signal", "signal_table", "add_macros", "report", "p_text"]
+           "rows", "best", "card_facts", "main", "table", "training_signal", "signal_table", "add_macros", "report",
+           "p_text"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
