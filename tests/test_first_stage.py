@@ -96,6 +96,22 @@ def _dataset(root: Path) -> Path:
     return write_dataset(RetrievalDataset(corpus, splits), root / "dataset")
 
 
+def test_a_bm25_run_after_a_hybrid_one_leaves_no_hybrid_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from irprune.pipeline import bm25_stage
+    from irprune.stage_configs.bm25 import BM25Stage
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(first_stage, "load_encoder", lambda cfg: _WordEncoder())
+    dataset = _dataset(tmp_path)
+    kw = dict(dataset_dir=dataset, metrics_path=tmp_path / "m.json", per_query_path=tmp_path / "pq.json",
+              dense_per_query_path=tmp_path / "dense_pq.json")
+    bm25_stage.run(from_mapping(BM25Stage, {"first_stage": {"method": "hybrid"}}), **kw)
+    assert paths.hybrid_run("test").is_file() and (tmp_path / "dense_pq.json").is_file()
+    bm25_stage.run(from_mapping(BM25Stage, {}), **kw)                   # the notebook run by hand, outside DVC
+    assert not paths.hybrid_run("test").exists() and not (tmp_path / "dense_pq.json").exists()
+    assert paths.candidates_run("test") == paths.bm25_run("test")
+
+
 @pytest.mark.parametrize("method", ["bm25", "hybrid"])
 def test_bm25_stage_writes_hybrid_candidates_for_evaluated_splits(method: str, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:

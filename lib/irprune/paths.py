@@ -62,7 +62,7 @@ def hybrid_run(split: str) -> Path:
 
 def candidates_run(split: str) -> Path:
     """The candidate list the re-rankers reorder for a split: the bm25 stage's hybrid list where it wrote one
-    (DVC clears ``runs/bm25`` before the stage runs, so none is stale), else BM25's."""
+    (the stage removes any earlier one first, so none is stale), else BM25's."""
     return hybrid_run(split) if hybrid_run(split).is_file() else bm25_run(split)
 
 

@@ -59,6 +59,8 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, metrics_path: Path = paths.
     metrics: dict[str, dict[str, float]] = {}
     per_query: dict[str, dict[str, dict[str, float]]] = {}
     fs = cfg.first_stage
+    for stale in [*(paths.hybrid_run(name) for name in ds.splits), dense_per_query_path]:
+        stale.unlink(missing_ok=True)      # a run outside DVC (which clears runs/bm25) leaves no other method's lists
     dense = None
     if fs.method == "hybrid":
         from ..first_stage import DenseFirstStage
