@@ -186,6 +186,10 @@ def test_the_command_prints_the_pooled_table_and_refuses_missing_folds(folds: li
     assert "| Bi-encoder (zero-shot) |" in out and "| monoBERT |" in out and "| BM25 |" in out
     assert realtext.main([str(folds[0])]) == 2
     assert "missing: [1, 2]" in capsys.readouterr().err
+    params = folds[0] / "params.yaml"                                  # the params' test is the one used
+    params.write_text("significance:\n  test: wilcoxon\n")
+    assert realtext.main([*map(str, folds), "--params", str(params)]) == 0
+    assert "Wilcoxon" in capsys.readouterr().out
 
 
 def test_a_synthetic_run_has_no_real_text_section(tmp_path: Path) -> None:

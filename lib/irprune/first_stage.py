@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from typing import Any, Literal, Mapping, Sequence
 
-import numpy as np
-
 from .config import frozen, param
 from .runs import Run, sort_ranking
 
@@ -56,7 +54,7 @@ def interleave(first: Sequence[str], second: Sequence[str], depth: int) -> list[
     return out
 
 
-def hybrid_run(bm25: Run, dense: Run, depth: int) -> Run:
+def interleaved_run(bm25: Run, dense: Run, depth: int) -> Run:
     """Per query, :func:`interleave` of BM25's and the dense ranking, scored ``depth - position`` (descending)."""
     out: Run = {}
     for qid in sorted(set(bm25) | set(dense)):
@@ -64,19 +62,6 @@ def hybrid_run(bm25: Run, dense: Run, depth: int) -> Run:
                             [d for d, _ in sort_ranking(dense.get(qid, {}))], depth)
         out[qid] = {d: float(depth - i) for i, d in enumerate(merged)}
     return out
-
-
-def exact_search(query_vecs: np.ndarray, doc_vecs: np.ndarray, qids: Sequence[str], doc_ids: Sequence[str],
-                 depth: int) -> Run:
-    """The top ``depth`` documents of each query by inner product (brute force), as a run."""
-    depth = min(depth, len(doc_ids))
-    run: Run = {}
-    for start in range(0, len(qids), 256):
-        scores = query_vecs[start:start + 256] @ doc_vecs.T                          # [b, N]
-        top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
-        for row, qid in enumerate(qids[start:start + 256]):
-            run[qid] = {doc_ids[j]: float(scores[row, j]) for j in top[row]}
-    return run
 
 
 def load_encoder(cfg: FirstStageConfig) -> Any:
@@ -95,17 +80,22 @@ class DenseFirstStage:
 
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        from .dense import index as ix
+
         self.cfg = cfg
         self.encoder = encoder if encoder is not None else load_encoder(cfg)
-        self.doc_ids = sorted(corpus)
-        self.doc_vecs = self.encoder.encode([corpus[d] for d in self.doc_ids], "doc", max_tokens=cfg.doc_max_tokens,
-                                            batch_size=cfg.batch_size, label="first stage: encode corpus")
+        self.doc_ids = ix.doc_order(corpus)
+        vecs = self.encoder.encode([corpus[d] for d in self.doc_ids], "doc", max_tokens=cfg.doc_max_tokens,
+                                   batch_size=cfg.batch_size, label="first stage: encode corpus")
+        self.index = ix.flat_index(vecs)            # exact inner product, as the dense stage's flat index
 
     def retrieve(self, queries: Mapping[str, str], depth: int) -> Run:
+        from .dense import index as ix
+
         qids = sorted(queries)
         vecs = self.encoder.encode([queries[q] for q in qids], "query", max_tokens=self.cfg.query_max_tokens,
                                    batch_size=self.cfg.batch_size, label=False)
-        return exact_search(vecs, self.doc_vecs, qids, self.doc_ids, depth)
+        return ix.search(self.index, vecs, qids, self.doc_ids, depth)
 
 
-__all__ = ["DenseFirstStage", "FirstStageConfig", "load_encoder", "exact_search", "hybrid_run", "interleave"]
+__all__ = ["DenseFirstStage", "FirstStageConfig", "interleave", "interleaved_run", "load_encoder"]

@@ -113,11 +113,16 @@ class MonoBERTConfig:
                 f"params.yaml: model.monobert max_query_len + max_doc_len + 3 = "
                 f"{self.max_query_len + self.max_doc_len + 3} exceeds max_len = {self.max_len}; "
                 "lower max_doc_len or raise max_len")
+        if self.pretrained is None:
+            self.check_prior_lengths(self.max_len)
+
+    def check_prior_lengths(self, limit: int) -> None:
+        """The prior's texts alone fit the model's ``limit`` positions (the checkpoint's, or ``max_len``)."""
         for key in ("prior_query_tokens", "prior_doc_tokens"):
             n = getattr(self, key)
-            if self.pretrained is None and self.biencoder_prior and n is not None and n > self.max_len:
-                raise ConfigError(f"params.yaml: models.monobert.{key} = {n} exceeds the model maximum of "
-                                  f"{self.max_len} positions (max_len); fix: set it to {self.max_len} or less")
+            if self.biencoder_prior and n is not None and n > limit:
+                raise ConfigError(f"params.yaml: models.monobert.{key} = {n} exceeds the model maximum of {limit} "
+                                  f"positions; fix: set it to {limit} or less")
 
 
 def bert_config(cfg: MonoBERTConfig, vocab_size: int, pad_token_id: int = 0) -> Any:
@@ -339,11 +344,7 @@ class MonoBERT(Ranker):
             raise ConfigError(
                 f"monobert: max_query_len + max_doc_len + 3 = {max_query_len + max_doc_len + 3} tokens exceeds the "
                 f"model maximum of {limit} positions; fix: lower max_doc_len to {limit - 3 - max_query_len} or less")
-        for key in ("prior_query_tokens", "prior_doc_tokens"):
-            n = getattr(self.cfg, key)
-            if self.cfg.biencoder_prior and n is not None and n > limit:
-                raise ConfigError(f"monobert: {key} = {n} exceeds the model maximum of {limit} positions; fix: set "
-                                  f"models.monobert.{key} to {limit} or less")
+        self.cfg.check_prior_lengths(limit)
 
     def _collate(self, pairs: Sequence[Pair], max_query_len: int, max_doc_len: int) -> dict[str, Tensor]:
         tok = self.text

@@ -13,6 +13,7 @@ from .. import paths
 from ..bm25 import BM25Retriever
 from ..data.store import read_dataset
 from ..evaluation import eval_config_for, evaluate
+from ..first_stage import DenseFirstStage, interleaved_run
 from ..io import atomic_write_json
 from ..runs import Run, read_trec_run, write_trec_run
 
@@ -63,8 +64,6 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, metrics_path: Path = paths.
         stale.unlink(missing_ok=True)      # a run outside DVC (which clears runs/bm25) leaves no other method's lists
     dense = None
     if fs.method == "hybrid":
-        from ..first_stage import DenseFirstStage
-
         t1 = time.perf_counter()
         dense = DenseFirstStage(fs, ds.corpus)
         timings["dense_encode_s"] = time.perf_counter() - t1
@@ -83,11 +82,9 @@ def run(cfg: Any, dataset_dir: Path = paths.DATASET, metrics_path: Path = paths.
             metrics[name] = {**result.metrics(), "relevance_level": ecfg.relevance_level}
             per_query[name] = result.per_query
         if dense is not None and name != "train":
-            from ..first_stage import hybrid_run
-
             t1 = time.perf_counter()
             dense_run = dense.retrieve(split.queries, cfg.bm25.depth)
-            write_trec_run(hybrid_run(run_, dense_run, cfg.bm25.depth), paths.hybrid_run(name), tag="hybrid")
+            write_trec_run(interleaved_run(run_, dense_run, cfg.bm25.depth), paths.hybrid_run(name), tag="hybrid")
             timings[f"dense_{name}_s"] = time.perf_counter() - t1
             if split.qrels:
                 ecfg = eval_config_for(split.qrels, cfg.evaluation)

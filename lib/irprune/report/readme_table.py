@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..config import ConfigError, from_mapping, load_params
+from ..config import ConfigError
 from ..errors import IRPruneError
 from ..io import atomic_write_text
 from ..significance import SignificanceConfig
@@ -101,8 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--params", default="params.yaml", help="its `significance` section chooses the test")
     args = ap.parse_args(argv)
     try:
-        sig = from_mapping(SignificanceConfig, load_params(args.params).get("significance"), prefix="significance") \
-            if Path(args.params).is_file() else SignificanceConfig()
+        sig = realtext.significance_of(args.params)
         readme = Path(args.readme)
         before = readme.read_text(encoding="utf-8")
         block = table(args.runs, sig, keep=current_block(before)) + (

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .. import paths
-from ..errors import DataFormatError
+from ..errors import DataFormatError, IRPruneError
 from ..significance import SignificanceConfig, compare
 from . import palette
 from .tables import NOT_RUN, TEST_NAMES, Table, fmt
@@ -359,6 +359,15 @@ def report(roots: Sequence[str | Path], sig: SignificanceConfig) -> tuple[Pooled
     return p, rows(p, sig)
 
 
+def significance_of(params: str | Path) -> SignificanceConfig:
+    """The ``significance`` section of the params file ``params`` (the defaults when there is no such file)."""
+    from ..config import from_mapping, load_params
+
+    if not Path(params).is_file():
+        return SignificanceConfig()
+    return from_mapping(SignificanceConfig, load_params(params).get("significance"), prefix="significance")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m irprune.report.realtext RUN [RUN ...]``: the pooled real-text table of finished runs (one
     collection: its fold runs, or one run), as the paper prints it, in Markdown."""
@@ -367,11 +376,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m irprune.report.realtext", description=main.__doc__.split("\n")[0])
     ap.add_argument("runs", nargs="+", help="project folders of finished runs of one real collection")
+    ap.add_argument("--params", default="params.yaml", help="its `significance` section chooses the test")
     args = ap.parse_args(argv)
-    sig = SignificanceConfig()
     try:
+        sig = significance_of(args.params)
         p = pool([load_run(r) for r in args.runs])
-    except (DataFormatError, ValueError) as e:
+    except (IRPruneError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(table(p, rows(p, sig), sig).markdown())
@@ -379,8 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = ["METRICS", "ZERO_SHOT", "RunResults", "Pooled", "Row", "Signal", "TrainingSignal", "load_run", "pool",
-           "rows", "best", "card_facts", "main", "table", "training_signal", "signal_table", "add_macros", "report",
-           "p_text"]
+           "rows", "best", "card_facts", "main", "significance_of", "table", "training_signal", "signal_table",
+           "add_macros", "report", "p_text"]
 
 
 if __name__ == "__main__":
