@@ -15,7 +15,8 @@ from conftest import ROOT
 from irprune.dense import index as ix
 from irprune.dense.encoder import BiEncoder, length_sorted_batches, mean_pool
 from irprune.dense.jpq import jpq_loss, pq_scores, ranking_loss, train_jpq
-from irprune.dense.train import contrastive_loss, finetune_query_encoder, training_pairs
+from irprune.dense.train import (TrainingPairs, contrastive_loss, distillation_loss, finetune_query_encoder,
+                                 teacher_scores, training_pairs)
 
 WORDS = ["apple", "banana", "cherry", "dog", "eagle", "fish", "grape", "horse", "iris", "jade", "kite", "lemon",
          "mango", "night", "olive", "piano", "queen", "river", "stone", "tiger"]
@@ -269,6 +270,91 @@ def test_contrastive_loss_ignores_masked_candidates():
     invalid = torch.tensor([[False, True, False]])
     loss = contrastive_loss(q, cand, torch.tensor([0]), invalid, 1.0)
     assert loss.item() == pytest.approx(-math.log(math.e / (math.e + 1.0)), rel=1e-6)
+
+
+def test_teacher_scores_every_positive_and_a_seeded_pool_of_negatives():
+    pairs = TrainingPairs(["a b", "c"], [[0], [1, 2]], [list(range(3, 13)), [4, 5]])
+    texts = [f"doc{i}" for i in range(13)]
+    seen: list[tuple[str, str]] = []
+
+    def score(p: list[tuple[str, str]]) -> list[float]:
+        seen.extend(p)
+        return [len(q) * 100.0 + int(d[3:]) for q, d in p]
+    out = teacher_scores(pairs, texts, score, pool=4, seed=0)
+    assert len(out.negatives[0]) == 4 and set(out.negatives[0]) <= set(range(3, 13))
+    assert out.negatives[1] == [4, 5] or out.negatives[1] == [5, 4]           # fewer than the pool: all kept
+    assert set(out.teacher[0]) == {0, *out.negatives[0]} and set(out.teacher[1]) == {1, 2, 4, 5}
+    assert out.teacher[0][0] == 300.0 and out.teacher[1][5] == 105.0
+    assert len(seen) == 5 + 4                                             # each pair scored once
+    assert teacher_scores(pairs, texts, score, pool=4, seed=0).negatives == out.negatives   # seeded
+
+
+@pytest.mark.parametrize("train,words", [
+    ({"teacher": "../monobert-s0"}, ("folder under models/", "monobert-s0")),
+    ({"teacher": ""}, ("dense.train.teacher",)),
+    ({"negatives": 9, "teacher_pool": 8}, ("teacher_pool", "raise teacher_pool")),
+    ({"negatives": 9, "teacher_pool": 8, "distill_weight": 0.0}, None),
+])
+def test_a_bad_teacher_setting_is_refused_with_the_fix_and_no_teacher_needs_no_pool(train, words):
+    from irprune.config import from_mapping
+    from irprune.dense.config import DenseTrainConfig
+    from irprune.errors import ConfigError
+
+    if words is None:                                  # no distillation: the pool does not matter
+        assert from_mapping(DenseTrainConfig, train, prefix="dense.train").distill_weight == 0.0
+        return
+    with pytest.raises(ConfigError) as err:
+        from_mapping(DenseTrainConfig, train, prefix="dense.train")
+    assert all(w in str(err.value) for w in words)
+
+
+def test_distillation_loss_is_the_kl_from_the_teacher_and_zero_when_the_student_agrees():
+    q = torch.tensor([[1.0, 0.0]])
+    cand = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    # student logits over the query's own columns 0 and 1: 1/0.5 = 2 and 0; teacher 2 and 0 at temperature 1
+    assert distillation_loss(q, cand, [[0, 1]], [[2.0, 0.0]], 0.5, 1.0).item() == pytest.approx(0.0, abs=1e-6)
+    p = torch.softmax(torch.tensor([0.0, 2.0]), 0)           # teacher prefers column 1
+    s = torch.log_softmax(torch.tensor([2.0, 0.0]), 0)
+    want = float((p * (p.log() - s)).sum())
+    assert distillation_loss(q, cand, [[0, 1]], [[0.0, 4.0]], 0.5, 2.0).item() == pytest.approx(want, rel=1e-6)
+    # a query with one candidate has no distribution: left out of the mean
+    assert distillation_loss(q.repeat(2, 1), cand, [[0, 1], [2]], [[0.0, 4.0], [1.0]], 0.5, 2.0).item() == \
+        pytest.approx(want, rel=1e-6)
+
+
+def test_finetuning_with_a_teacher_moves_the_student_towards_its_order(tmp_path):
+    corpus = tiny_corpus(40)
+    ids = ix.doc_order(corpus)
+    texts = [corpus[d] for d in ids]
+    pairs, _, _ = _pairs(corpus, ids)
+    pairs = TrainingPairs(pairs.texts, pairs.positives, [[r for r in range(40) if r not in p] for p in pairs.positives])
+
+    def teacher(p: list[tuple[str, str]]) -> list[float]:            # the count of query words in the document
+        return [float(sum(w in d.split() for w in q.split())) for q, d in p]
+    pairs = teacher_scores(pairs, texts, teacher, pool=12, seed=0)
+
+    def agreement(enc: BiEncoder, docs: np.ndarray) -> float:
+        """Share of the teacher's ordered pairs of a query's scored documents the student orders alike."""
+        q = enc.encode(pairs.texts, "query", max_tokens=16, label=False)
+        hits = total = 0
+        for i, t in enumerate(pairs.teacher):
+            for a in t:
+                for b in t:
+                    if t[a] > t[b]:
+                        total += 1
+                        hits += float(q[i] @ docs[a]) > float(q[i] @ docs[b])
+        return hits / total
+    after = {}
+    for weight in (0.0, 5.0):                          # the contrastive loss alone, then with the teacher
+        enc = tiny_word_encoder(tmp_path)
+        docs = enc.encode(texts, "doc", max_tokens=16, label=False)
+        before = agreement(enc, docs)
+        cfg = SimpleNamespace(steps=60, batch_size=8, negatives=6, lr=3e-2, warmup_steps=0, temperature=0.1,
+                              eval_every=100, selection="last", seed=0, distill_weight=weight,
+                              teacher_temperature=0.5)
+        finetune_query_encoder(enc, docs, pairs, cfg, None, query_max_tokens=16)
+        after[weight] = agreement(enc, docs)
+    assert before < after[0.0] and after[5.0] > after[0.0] + 0.03
 
 
 @pytest.mark.parametrize("method", ["magnitude", "gmp"])

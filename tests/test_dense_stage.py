@@ -48,7 +48,7 @@ def tiny(tmp_path, monkeypatch):
     monkeypatch.setattr(dense_prune_stage, "load_encoder", lambda cfg: tiny_encoder(tmp_path))
     cfg = DenseConfig(doc_max_tokens=16, query_max_tokens=8, threads=1,
                       train=DenseTrainConfig(steps=4, batch_size=8, negatives=1, bm25_depth=5, eval_every=2,
-                                             warmup_steps=0),
+                                             warmup_steps=0, distill_weight=0.0),
                       pq=PQConfig(m=(4,), nbits=4), jpq=JPQConfig(steps=3, batch_size=8, negatives=5, sampled=2,
                                                                   eval_every=3, warmup_steps=0),
                       latency=DenseLatencyConfig(n_queries=3, repeats=1),
@@ -85,3 +85,31 @@ def test_dense_stage_writes_runs_metrics_and_cells(tiny):
     assert c["sparsity_prunable"] == pytest.approx(pr.metrics["achieved_sparsity"])
     assert c["prunable_params"] == pr.metrics["prunable_params"] and c["total_params"] == pr.metrics["total_params"]
     assert 0 < c["sparsity_all"] < c["sparsity_prunable"] and c["prunable_kinds"].startswith("linear ")
+
+
+def test_dense_stage_distils_a_trained_ranker_into_both_sides(tiny):
+    import dataclasses
+
+    from irprune.data.store import read_dataset
+    from irprune.errors import DataFormatError
+    from irprune.models import build_model, save_checkpoint
+    from irprune.text import Vocab
+
+    tmp_path, cfg = tiny
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, side="both", teacher="conv_knrm-s0",
+                                                             teacher_pool=3, negatives=1, distill_weight=1.0),
+                              pq=PQConfig(m=(4,), nbits=4, opq=False), jpq=JPQConfig(steps=0))
+    ecfg = EvalConfig(metrics=("mrr@10",), relevance_level=2)
+    stage = dense_stage.DenseStage(dense=cfg, evaluation=ecfg)
+    args = (tmp_path / "dataset", tmp_path / "bm25" / "train.trec", tmp_path / "bm25" / "per_query.json",
+            tmp_path / "models", tmp_path / "runs", tmp_path / "dense.json", tmp_path / "cells")
+    with pytest.raises(DataFormatError, match="checkpoint directory not found") as err:
+        dense_stage.run(stage, *args, model_root=tmp_path / "trained")
+    assert "conv_knrm-s0" in str(err.value)
+    corpus = read_dataset(tmp_path / "dataset").corpus
+    save_checkpoint(build_model("conv_knrm", None, Vocab.build(list(corpus.values()))),
+                    tmp_path / "trained" / "conv_knrm-s0")
+    res = dense_stage.run(stage, *args, model_root=tmp_path / "trained")
+    m = json.loads((tmp_path / "dense.json").read_text())
+    assert m["training"]["side"] == "both" and m["training"]["teacher"] == "conv_knrm-s0"
+    assert m["training"]["teacher_s"] > 0 and set(res.systems) == {"zeroshot", "biencoder", "pq4"}

@@ -409,3 +409,14 @@ def test_metrics_files_are_not_gitignored_so_experiments_keep_them():
     assert metrics
     proc = subprocess.run(["git", "check-ignore", "--no-index", *metrics], cwd=ROOT, capture_output=True, text=True)
     assert proc.stdout.strip() == "", f"gitignored metrics files: {proc.stdout}"
+
+
+def test_the_dense_stage_depends_on_its_teacher_a_trained_ranker_of_the_grid():
+    """dense.train.teacher names the folder the dense stage reads: a dep templated from the param, and by default a
+    ranker that dvc.yaml's train matrix trains."""
+    raw = _raw_stages()
+    assert "models/${dense.train.teacher}" in raw["dense"]["deps"]
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    model, _, seed = params["dense"]["train"]["teacher"].rpartition("-s")
+    assert model in params["rankers"] and int(seed) in params["grid"]["train_seeds"]
+    assert params["dense"]["train"]["teacher"] == paths.trained(model, int(seed))

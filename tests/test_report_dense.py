@@ -59,3 +59,18 @@ def test_nothing_run_gives_no_figure_and_a_not_run_row(tmp_path):
     res = dense_report.load(tmp_path)
     assert dense_report.figure(res, pd.DataFrame(columns=list(COLUMNS)), tmp_path / "f") == []
     assert dense_report.table(res).rows[1][1] == "not run"
+
+
+def test_macros_say_how_the_bi_encoder_was_trained():
+    from irprune.report.macros import Macros
+
+    def render(record: dict | None) -> str:
+        M = Macros()
+        dense_report.add_macros(M, dense_report.DenseResults(record, []))
+        return M.render()
+    out = render(dict(_record(), training={"side": "both", "teacher": "monobert-s0", "steps": 300}))
+    assert "\\DenseBothSidestrue" in out and "\\DenseDistilledtrue" in out
+    assert "\\newcommand{\\DenseTeacherName}{monoBERT (training seed 0)}" in out
+    out = render(dict(_record(), training={"side": "query", "teacher": "", "steps": 300}))
+    assert "\\DenseBothSidesfalse" in out and "\\DenseDistilledfalse" in out
+    assert "\\DenseDistilledfalse" in render(None)                  # not run

@@ -13,7 +13,8 @@ Selection = Literal["best", "last"]
 
 @frozen
 class DenseTrainConfig:
-    """Fine-tuning of the query encoder against the fixed document vectors (:mod:`irprune.dense.train`)."""
+    """Fine-tuning of the bi-encoder, its query side or both sides, distilled from a trained re-ranker
+    (:mod:`irprune.dense.train`)."""
 
     steps: int = param(300, ge=0, doc="optimizer steps (0 = zero-shot: the checkpoint as released)")
     side: Literal["query", "both"] = param("query", doc="query = the query encoder against the fixed document "
@@ -29,6 +30,24 @@ class DenseTrainConfig:
     selection: Selection = param("best", doc="best = the highest dev metric (step 0 included, ties: earliest); "
                                              "last = the final weights")
     seed: int = param(0, ge=0, doc="seed of the batch order and negative sampling")
+    teacher: str = param("monobert-s0", nonempty=True,
+                         doc="the trained re-ranker under models/ (train@<model>-<seed> writes models/<model>-s<seed>) "
+                             "distilled into the bi-encoder; dvc.yaml's dense stage depends on that folder")
+    teacher_pool: int = param(8, ge=1, doc="teacher: BM25 negatives per training query it scores (a seeded "
+                                           "sample of the top bm25_depth; the negatives are drawn from these)")
+    teacher_temperature: float = param(4.0, gt=0, doc="teacher: softmax temperature of its scores")
+    distill_weight: float = param(1.0, ge=0, doc="weight of the KL term added to the contrastive loss (0 = no "
+                                                 "distillation: the teacher is not loaded)")
+
+    def validate(self) -> None:
+        if "/" in self.teacher or "\\" in self.teacher or self.teacher.startswith("."):
+            raise ConfigError(f"dense.train.teacher must name a folder under models/ (e.g. monobert-s0), got "
+                              f"{self.teacher!r}; fix: give the trained ranker's name, as dvc.yaml's train stage "
+                              "writes it")
+        if self.distill_weight > 0 and self.negatives > self.teacher_pool:
+            raise ConfigError(f"dense.train.negatives ({self.negatives}) is more than teacher_pool "
+                              f"({self.teacher_pool}), the scored negatives they are drawn from; fix: raise "
+                              "teacher_pool or lower negatives")
 
 
 @frozen

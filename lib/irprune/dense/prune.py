@@ -149,5 +149,5 @@ def prune_query_encoder(enc: BiEncoder, method: str, sparsity: float, pairs: Tra
     return QueryPruneResult(cell.recovery, achieved, cell, task)
 
 
-__all__ = ["FAMILY", "QUERY_ENCODER_METHODS", "QueryEncoderTask", "QueryPruneResult", "achieved_sparsity", "encoder_prunable",
-           "prune_query_encoder"]
+__all__ = ["FAMILY", "QUERY_ENCODER_METHODS", "QueryEncoderTask", "QueryPruneResult", "achieved_sparsity",
+           "encoder_prunable", "prune_query_encoder"]

@@ -1,4 +1,5 @@
-"""Fine-tuning the bi-encoder's query encoder against fixed document vectors.
+"""Fine-tuning the bi-encoder: its query encoder against fixed document vectors, or both sides; distilled from a
+trained re-ranker.
 
 Contrastive loss (InfoNCE; van den Oord et al. 2018, as in DPR, Karpukhin et al. 2020, EMNLP): for a batch of
 ``B`` training queries, each with one sampled positive and ``n`` negatives sampled from BM25's top
@@ -9,7 +10,14 @@ negatives plus every query's BM25 negatives); the loss is the cross-entropy of t
 By default only the query encoder is trained: the document vectors (and so any index built on them, flat or PQ)
 stay as encoded once, which is what makes training cheap on CPU and what JPQ (Zhan et al. 2021) relies on too.
 ``side: both`` trains the one shared encoder on queries and documents (each step encodes the batch's candidate
-documents with gradients; every dev evaluation re-encodes the corpus), about ten times the cost per step.  The
+documents with gradients; every dev evaluation re-encodes the corpus), about ten times the cost per step.
+
+With a teacher (a trained re-ranker's scores of each training query's positives and of a seeded pool of its BM25
+negatives, :func:`teacher_scores`), the loss adds ``distill_weight`` times the KL divergence from the teacher's
+softmax over the query's own candidates (its positive and its sampled negatives, at ``teacher_temperature``) to
+the student's (at ``temperature``): the cross-encoder-to-bi-encoder distillation of ColBERTv2 (Santhanam et al.
+2022, NAACL) and RocketQAv2 (Ren et al. 2021, EMNLP), which also grades the BM25 negatives the labels leave
+unjudged.  The
 checkpoint is chosen on dev (``selection: best``: the highest dev metric among step 0, i.e. the starting encoder,
 every ``eval_every`` steps, and the end; ties the earliest), so the result is never below its starting point on
 dev.
@@ -39,6 +47,7 @@ class TrainingPairs:
     texts: list[str]
     positives: list[list[int]]
     negatives: list[list[int]]
+    teacher: list[dict[int, float]] | None = None    # per query: row -> teacher score (positives and negatives)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -76,6 +85,36 @@ def training_pairs(queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, 
         pos.append(p)
         neg.append([doc_row[d] for d in ranked if d not in judged and d in doc_row])
     return TrainingPairs(texts, pos, neg)
+
+
+def teacher_scores(pairs: TrainingPairs, doc_texts: Sequence[str],
+                   score: Callable[[list[tuple[str, str]]], list[float]], pool: int, seed: int) -> TrainingPairs:
+    """``pairs`` with a teacher: every positive and ``pool`` negatives per query (a seeded sample of its BM25
+    negatives, which from then on are the only ones drawn) scored by ``score([(query, document), ...])``."""
+    rng = random.Random(seed)
+    negatives = [rng.sample(n, min(pool, len(n))) for n in pairs.negatives]
+    rows = [(i, r) for i in range(len(pairs)) for r in dict.fromkeys(pairs.positives[i] + negatives[i])]
+    scores = score([(pairs.texts[i], doc_texts[r]) for i, r in rows])
+    teacher: list[dict[int, float]] = [{} for _ in range(len(pairs))]
+    for (i, r), s in zip(rows, scores):
+        teacher[i][r] = float(s)
+    return TrainingPairs(pairs.texts, pairs.positives, negatives, teacher)
+
+
+def distillation_loss(q: torch.Tensor, cand: torch.Tensor, groups: Sequence[Sequence[int]],
+                      targets: Sequence[Sequence[float]], temperature: float,
+                      teacher_temperature: float) -> torch.Tensor:
+    """Mean over queries of ``KL(softmax(t / teacher_temperature) || softmax(<q, d> / temperature))`` over each
+    query's own candidates: ``groups[b]`` the columns of ``cand`` of query ``b``, ``targets[b]`` their teacher
+    scores."""
+    losses = []
+    for b, (cols, t) in enumerate(zip(groups, targets)):
+        if len(cols) < 2:
+            continue
+        s = cand[list(cols)] @ q[b] / temperature
+        p = torch.log_softmax(torch.tensor(t, dtype=s.dtype) / teacher_temperature, 0)
+        losses.append(nn.functional.kl_div(torch.log_softmax(s, 0), p, log_target=True, reduction="sum"))
+    return torch.stack(losses).mean() if losses else q.sum() * 0.0
 
 
 def contrastive_loss(q: torch.Tensor, cand: torch.Tensor, target: torch.Tensor, invalid: torch.Tensor,
@@ -185,12 +224,14 @@ def finetune_query_encoder(enc: BiEncoder, doc_vecs: np.ndarray, pairs: Training
         batch = next(batches)
         rows: list[int] = []
         target: list[int] = []
+        groups: list[list[int]] = []
         for i in batch:
             target.append(len(rows))
             rows.append(rng.choice(pairs.positives[i]))
             pool = pairs.negatives[i]
             if pool and cfg.negatives:
                 rows.extend(rng.sample(pool, min(cfg.negatives, len(pool))))
+            groups.append(list(range(target[-1], len(rows))))
         cand_rows = torch.tensor(rows)
         invalid = torch.zeros(len(batch), len(rows), dtype=torch.bool)
         for bi, i in enumerate(batch):
@@ -208,12 +249,15 @@ def finetune_query_encoder(enc: BiEncoder, doc_vecs: np.ndarray, pairs: Training
         else:
             cand = docs[cand_rows]
         loss = contrastive_loss(q, cand, torch.tensor(target), invalid, cfg.temperature)
+        if pairs.teacher is not None and cfg.distill_weight > 0:
+            t = [[pairs.teacher[i][rows[c]] for c in g] for i, g in zip(batch, groups)]
+            loss = loss + cfg.distill_weight * distillation_loss(q, cand, groups, t, cfg.temperature,
+                                                                 cfg.teacher_temperature)
         optimizer_step(opt, loss, step, cfg, model, history, prog, consider, after_step)
     train_s = time.perf_counter() - t0
     selected, dev, _ = select_checkpoint(model, cfg, best, history)
     return FinetuneResult(cfg.steps, selected, dev, history, train_s)
 
 
-__all__ = ["FinetuneResult", "TrainingPairs", "contrastive_loss", "finetune_query_encoder", "linear_warmup",
-           "optimizer_step", "select_checkpoint",
-           "training_pairs"]
+__all__ = ["FinetuneResult", "TrainingPairs", "contrastive_loss", "distillation_loss", "finetune_query_encoder",
+           "linear_warmup", "optimizer_step", "select_checkpoint", "teacher_scores", "training_pairs"]

@@ -2,11 +2,14 @@
 
 Steps, each evaluated on dev and test with the study's metrics (as BM25 is):
 
-1. encode the corpus once with the checkpoint's encoder (the document vectors never change afterwards);
+1. encode the corpus with the checkpoint's encoder;
 2. ``zeroshot``: the checkpoint as released, exact search over a faiss flat inner-product index;
-3. ``biencoder``: the query encoder fine-tuned against the fixed document vectors (:mod:`irprune.dense.train`;
-   ``dense.train.side: both`` trains the shared encoder and re-encodes the corpus), the checkpoint chosen on dev
-   with step 0 (= zero-shot) among the candidates;
+3. ``biencoder``: fine-tuned on the training queries (:mod:`irprune.dense.train`): ``dense.train.side: query``
+   trains the query encoder against the fixed document vectors, ``both`` the shared encoder, after which the
+   corpus is re-encoded (the document vectors then stay fixed); with ``distill_weight > 0`` the trained re-ranker
+   ``dense.train.teacher`` first scores each training query's positives and a pool of its BM25 negatives, and the
+   loss is distilled towards those scores; the checkpoint chosen on dev with step 0 (= zero-shot) among the
+   candidates;
 4. per PQ size ``M`` in ``dense.pq.m``: plain PQ (faiss k-means) of the document vectors searched with the
    fine-tuned query encoder, OPQ (a learned rotation, then PQ; ``dense.pq.opq``), and JPQ
    (:mod:`irprune.dense.jpq`) started from the OPQ index (plain PQ without it) and that query encoder;
@@ -150,6 +153,22 @@ def encode_latency_ms(enc: BiEncoder, texts: list[str], cfg: DenseConfig) -> flo
         torch.set_num_threads(old)
 
 
+def distillation_pairs(pairs: Any, doc_texts: list[str], tc: Any, model_root: Path) -> tuple[Any, float]:
+    """``pairs`` scored by the teacher ``tc.teacher`` (a trained ranker's checkpoint under ``model_root``; on the
+    GPU when there is one, with the re-ranker's bf16 autocast), and the seconds it took."""
+    from ..dense.train import teacher_scores
+    from ..models.checkpoint import load_checkpoint
+    from ..models.device import select_device
+    from ..rerank import score_pairs
+
+    teacher = load_checkpoint(Path(model_root) / tc.teacher, map_location=select_device())    # a GPU if present
+    t0 = time.perf_counter()
+    out = teacher_scores(pairs, doc_texts, lambda p: score_pairs(teacher, p, progress="dense: teacher scores"),
+                         tc.teacher_pool, tc.seed)
+    emit(f"dense: teacher {tc.teacher} scored {sum(map(len, out.teacher))} pairs")
+    return out, time.perf_counter() - t0
+
+
 @dataclass
 class DenseStageResult:
     metrics: dict[str, Any]
@@ -165,7 +184,7 @@ class DenseStageResult:
 
 def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path = paths.bm25_run("train"),
         bm25_per_query: Path = paths.BM25_PER_QUERY, model_dir: Path = MODEL_DIR, run_dir: Path = RUN_DIR,
-        metrics_path: Path = METRICS, cell_dir: Path = CELL_DIR) -> DenseStageResult:
+        metrics_path: Path = METRICS, cell_dir: Path = CELL_DIR, model_root: Path = paths.MODELS) -> DenseStageResult:
     """Encode, fine-tune, index, compress, evaluate (see the module docstring)."""
     t_start = time.perf_counter()
     c = cfg.dense
@@ -211,11 +230,13 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
                     compression=1.0)
 
     # fine-tuning the query encoder (documents fixed)
-    ft = None
+    ft, teacher_s = None, None
     if c.train.steps > 0:
         tr = ds.split("train")
         pairs = training_pairs(tr.queries, tr.qrels, read_trec_run(bm25_train_run) if c.train.negatives else None,
                                row, c.train.bm25_depth)
+        if c.train.distill_weight > 0:
+            pairs, teacher_s = distillation_pairs(pairs, [ds.corpus[d] for d in doc_ids], c.train, model_root)
         if c.train.side == "both":
             texts = [ds.corpus[d] for d in doc_ids]
 
@@ -317,7 +338,9 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
     metrics: dict[str, Any] = {
         "checkpoint": c.checkpoint, "n_docs": len(doc_ids), "dim": int(docs.shape[1]), "encode_corpus_s": encode_s,
         "total_params": total_params, "relevance_level": ecfg.relevance_level, "depth": c.depth,
-        "finetune": ft.as_dict() if ft is not None else None, "systems": systems, "significance": sig,
+        "finetune": ft.as_dict() if ft is not None else None,
+        "training": {"steps": c.train.steps, "side": c.train.side, "teacher": c.train.teacher if teacher_s else "",
+                     "teacher_s": teacher_s}, "systems": systems, "significance": sig,
         "jpq": pq_info, "total_s": time.perf_counter() - t_start}
     for name, s in systems.items():
         if "test" not in splits:

@@ -152,8 +152,12 @@ def table(res: DenseResults, bm25: dict | None = None, split: str = "test") -> T
         rows.append((f"Query encoder, {palette.method_label(r['method'])} {pct(float(r['target_sparsity']), 0)}",
                      "flat", f"{1 / max(1e-9, 1 - float(r['achieved_sparsity'])):.1f}x (enc.)", fmt(r.get("mrr@10")),
                      fmt(r.get("ndcg@10")), kept, fmt(r.get("latency_ms"), 2), ""))
-    caption = (f"Dense retrieval on the full collection ({split} split): the pretrained bi-encoder zero-shot and with "
-               "its query encoder fine-tuned, its index compressed by PQ, OPQ and JPQ (JPQ started from OPQ; "
+    training = (res.record or {}).get("training") or {}
+    tuned = "fine-tuned on both sides" if training.get("side") == "both" else "with its query encoder fine-tuned"
+    if training.get("teacher"):
+        tuned += f" and distilled from {training['teacher']}"
+    caption = (f"Dense retrieval on the full collection ({split} split): the pretrained bi-encoder zero-shot and "
+               f"{tuned}, its index compressed by PQ, OPQ and JPQ (JPQ started from OPQ; "
                "compression of the float32 document vectors; index bytes include the centroids and OPQ's "
                "rotation), and its query encoder pruned (compression of the pruned weights; the index stays flat). "
                "Kept: share of the fine-tuned bi-encoder's MRR@10. Latency: CPU, one query at a time, encoding plus "
@@ -164,7 +168,8 @@ def table(res: DenseResults, bm25: dict | None = None, split: str = "test") -> T
 
 
 def add_macros(M: Any, res: DenseResults, keep: float = 0.95) -> None:
-    """The paper's dense macros: the checkpoint's name, the reference line's share, and whether the stage ran."""
+    """The paper's dense macros: the checkpoint's name, the reference line's share, whether the stage ran, and how
+    the bi-encoder was fine-tuned (one side or both, the re-ranker it was distilled from)."""
     from ..weights import CHECKPOINTS
     from .macros import pct as pct_or
 
@@ -173,6 +178,12 @@ def add_macros(M: Any, res: DenseResults, keep: float = 0.95) -> None:
     M.text("DenseCheckpointName", ckpt.hub_id.split("/")[-1] if ckpt is not None else str(name))
     M.add("DenseKeepLine", pct_or(keep))
     M.flag("HaveDenseRetrieval", res.record is not None)
+    training = (res.record or {}).get("training") or {}
+    M.flag("DenseBothSides", training.get("side") == "both")
+    teacher = str(training.get("teacher") or "")
+    M.flag("DenseDistilled", bool(teacher))
+    model, _, seed = teacher.rpartition("-s")
+    M.text("DenseTeacherName", f"{palette.model_label(model)} (training seed {seed})" if seed.isdigit() else teacher)
 
 
 __all__ = ["DenseResults", "load", "figure", "table", "add_macros", "DENSE_METRICS", "PRUNE_RECORDS", "FIGURE"]
