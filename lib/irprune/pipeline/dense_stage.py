@@ -229,7 +229,7 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
     evaluate_system("zeroshot", enc, Scorer(docs, index=ix.flat_index(docs)), index_bytes=flat_bytes,
                     compression=1.0)
 
-    # fine-tuning the query encoder (documents fixed)
+    # fine-tuning: the query side against the fixed document vectors, or both sides; distilled from the teacher
     ft, teacher_s = None, None
     if c.train.steps > 0:
         tr = ds.split("train")
