@@ -425,3 +425,10 @@ def test_training_both_sides_updates_the_shared_encoder(tmp_path):
     assert not np.allclose(enc.encode(texts, "doc", max_tokens=16, label=False), docs)
     with pytest.raises(ValueError, match="shared encoder"):
         finetune_query_encoder(enc.split(), docs, pairs, cfg, None, query_max_tokens=16, doc_texts=texts)
+
+
+def test_parse_trained_inverts_the_trained_name_and_refuses_others():
+    from irprune import paths
+
+    assert paths.parse_trained(paths.trained("conv_knrm", 12)) == ("conv_knrm", 12)
+    assert paths.parse_trained("dense") is None and paths.parse_trained("monobert-sx") is None

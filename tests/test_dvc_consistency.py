@@ -417,6 +417,6 @@ def test_the_dense_stage_depends_on_its_teacher_a_trained_ranker_of_the_grid():
     raw = _raw_stages()
     assert "models/${dense.train.teacher}" in raw["dense"]["deps"]
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    model, _, seed = params["dense"]["train"]["teacher"].rpartition("-s")
-    assert model in params["rankers"] and int(seed) in params["grid"]["train_seeds"]
-    assert params["dense"]["train"]["teacher"] == paths.trained(model, int(seed))
+    model, seed = paths.parse_trained(params["dense"]["train"]["teacher"])
+    assert model in params["rankers"] and seed in params["grid"]["train_seeds"]
+    assert params["dense"]["train"]["teacher"] == paths.trained(model, seed)

@@ -90,6 +90,12 @@ def trained(model: str, seed: int) -> str:
     return f"{model}-s{seed}"
 
 
+def parse_trained(name: str) -> tuple[str, int] | None:
+    """The inverse of :func:`trained`: ``"conv_knrm-s0"`` -> ``("conv_knrm", 0)``; None for another name."""
+    model, sep, seed = name.rpartition("-s")
+    return (model, int(seed)) if sep and model and seed.isdigit() else None
+
+
 def trained_metrics(model: str, root: str | Path = ".") -> dict[int, Path]:
     """training seed -> ``metrics/<model>-s<seed>.json`` for every seed of ``model`` trained under ``root``."""
     prefix = trained(model, 0)[:-1]

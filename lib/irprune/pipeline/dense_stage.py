@@ -198,7 +198,8 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
     covered = sparsity_columns(enc.doc, encoder_prunable(enc.doc, c.prune.include_embeddings))   # nothing pruned
 
     t0 = time.perf_counter()
-    docs = enc.encode([ds.corpus[d] for d in doc_ids], "doc", max_tokens=c.doc_max_tokens,
+    texts = [ds.corpus[d] for d in doc_ids]
+    docs = enc.encode(texts, "doc", max_tokens=c.doc_max_tokens,
                       batch_size=c.batch_size, label="dense: encode corpus")
     encode_s = time.perf_counter() - t0
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -231,14 +232,14 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
 
     # fine-tuning: the query side against the fixed document vectors, or both sides; distilled from the teacher
     ft, teacher_s = None, None
+    distilled = c.train.steps > 0 and c.train.distill_weight > 0
     if c.train.steps > 0:
         tr = ds.split("train")
         pairs = training_pairs(tr.queries, tr.qrels, read_trec_run(bm25_train_run) if c.train.negatives else None,
                                row, c.train.bm25_depth)
-        if c.train.distill_weight > 0:
-            pairs, teacher_s = distillation_pairs(pairs, [ds.corpus[d] for d in doc_ids], c.train, model_root)
+        if distilled:
+            pairs, teacher_s = distillation_pairs(pairs, texts, c.train, model_root)
         if c.train.side == "both":
-            texts = [ds.corpus[d] for d in doc_ids]
 
             def reencoded(e: BiEncoder) -> float:
                 return dev_f(e, Scorer(e.encode(texts, "doc", max_tokens=c.doc_max_tokens, batch_size=c.batch_size,
@@ -339,7 +340,7 @@ def run(cfg: DenseStage, dataset_dir: Path = paths.DATASET, bm25_train_run: Path
         "checkpoint": c.checkpoint, "n_docs": len(doc_ids), "dim": int(docs.shape[1]), "encode_corpus_s": encode_s,
         "total_params": total_params, "relevance_level": ecfg.relevance_level, "depth": c.depth,
         "finetune": ft.as_dict() if ft is not None else None,
-        "training": {"steps": c.train.steps, "side": c.train.side, "teacher": c.train.teacher if teacher_s else "",
+        "training": {"steps": c.train.steps, "side": c.train.side, "teacher": c.train.teacher if distilled else "",
                      "teacher_s": teacher_s}, "systems": systems, "significance": sig,
         "jpq": pq_info, "total_s": time.perf_counter() - t_start}
     for name, s in systems.items():

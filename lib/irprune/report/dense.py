@@ -155,7 +155,7 @@ def table(res: DenseResults, bm25: dict | None = None, split: str = "test") -> T
     training = (res.record or {}).get("training") or {}
     tuned = "fine-tuned on both sides" if training.get("side") == "both" else "with its query encoder fine-tuned"
     if training.get("teacher"):
-        tuned += f" and distilled from {training['teacher']}"
+        tuned += f" and distilled from {teacher_label(training['teacher'])}"
     caption = (f"Dense retrieval on the full collection ({split} split): the pretrained bi-encoder zero-shot and "
                f"{tuned}, its index compressed by PQ, OPQ and JPQ (JPQ started from OPQ; "
                "compression of the float32 document vectors; index bytes include the centroids and OPQ's "
@@ -182,8 +182,15 @@ def add_macros(M: Any, res: DenseResults, keep: float = 0.95) -> None:
     M.flag("DenseBothSides", training.get("side") == "both")
     teacher = str(training.get("teacher") or "")
     M.flag("DenseDistilled", bool(teacher))
-    model, _, seed = teacher.rpartition("-s")
-    M.text("DenseTeacherName", f"{palette.model_label(model)} (training seed {seed})" if seed.isdigit() else teacher)
+    M.text("DenseTeacherName", teacher_label(teacher))
+
+
+def teacher_label(teacher: str) -> str:
+    """``monobert-s0`` -> ``monoBERT (training seed 0)``; another name as it is."""
+    from ..paths import parse_trained
+
+    parsed = parse_trained(teacher)
+    return f"{palette.model_label(parsed[0])} (training seed {parsed[1]})" if parsed else teacher
 
 
 __all__ = ["DenseResults", "load", "figure", "table", "add_macros", "DENSE_METRICS", "PRUNE_RECORDS", "FIGURE"]
