@@ -13,7 +13,7 @@ import torch
 
 from conftest import ROOT
 from irprune.dense import index as ix
-from irprune.dense.encoder import BiEncoder, length_sorted_batches, mean_pool
+from irprune.dense.encoder import BiEncoder, embed, length_sorted_batches, mean_pool
 from irprune.dense.jpq import jpq_loss, pq_scores, ranking_loss, train_jpq
 from irprune.dense.train import (TrainingPairs, contrastive_loss, distillation_loss, finetune_query_encoder,
                                  teacher_scores, training_pairs)
@@ -87,6 +87,18 @@ def test_encode_is_normalised_and_independent_of_batching(tmp_path):
     out = enc.doc(**enc_in).last_hidden_state[0]
     hand = out.mean(0) / out.mean(0).norm()       # one text, no padding: the plain mean of its token states
     assert np.allclose(a[0], hand.detach().numpy(), atol=1e-5)
+
+
+def test_grouped_embedding_equals_one_padded_batch_in_input_order_with_gradients(tmp_path):
+    enc = tiny_encoder(tmp_path)
+    texts = list(tiny_corpus(11, seed=3).values())           # 3 to 8 words: groups of different padded lengths
+    t = enc.tokenize(texts, 16)
+    whole = embed(enc.doc, t["input_ids"], t["attention_mask"], enc.normalize)
+    for group in (1, 4, 11, 64):
+        grouped = enc.embed_grouped(enc.doc, texts, 16, group)
+        assert grouped.shape == whole.shape and torch.allclose(grouped, whole, atol=1e-5)
+    grouped.sum().backward()                                  # training encodes candidates through it
+    assert enc.doc.encoder.layer[0].attention.self.query.weight.grad.abs().sum() > 0
 
 
 def test_flat_retrieval_on_a_tiny_corpus_is_exact_inner_product_search(tmp_path):
@@ -380,6 +392,25 @@ def test_pruning_the_query_encoder_reaches_the_target_and_leaves_documents_alone
         assert float((params[n] == 0).float().mean()) == pytest.approx(0.8, abs=0.02)
     assert float((enc.doc.encoder.layer[0].attention.self.query.weight == 0).float().mean()) < 0.01
     assert torch.equal(enc.doc.pooler.dense.weight, pooler)
+
+
+def test_recovery_draws_its_own_number_of_bm25_negatives(tmp_path, monkeypatch):
+    from irprune.dense import prune as dense_prune
+    from irprune.dense.config import DensePruneConfig, DenseTrainConfig
+
+    seen = []
+    real = dense_prune.finetune_query_encoder
+    monkeypatch.setattr(dense_prune, "finetune_query_encoder", lambda enc, docs, pairs, rec, *a, **kw: (
+        seen.append(rec), real(enc, docs, pairs, rec, *a, **kw))[1])
+    enc = tiny_encoder(tmp_path)
+    corpus = tiny_corpus(40)
+    ids = ix.doc_order(corpus)
+    docs = enc.encode([corpus[d] for d in ids], "doc", max_tokens=16, label=False)
+    pairs, _, _ = _pairs(corpus, ids)
+    cfg = DensePruneConfig(recovery_steps=2, recovery_lr=1e-3, recovery_negatives=3)
+    dense_prune.prune_query_encoder(enc, "magnitude", 0.5, pairs, docs, cfg,
+                                    DenseTrainConfig(batch_size=8, negatives=1, lr=0.5), 0, query_max_tokens=16)
+    assert [(r.negatives, r.lr, r.steps) for r in seen] == [(3, 1e-3, 2)]   # not dense.train's negatives or lr
 
 
 def test_cell_identity_names_every_system():

@@ -79,6 +79,19 @@ class BiEncoder:
                              return_tensors="pt")
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
+    def embed_grouped(self, model: nn.Module, texts: Sequence[str], max_tokens: int, group: int) -> torch.Tensor:
+        """``[N, H]`` vectors of ``texts`` in input order, with gradients: encoded in length-sorted groups of
+        ``group`` texts (each padded to its own longest), so a training batch of mixed lengths is not padded to
+        its longest text; the same vectors as one padded batch, up to floating-point rounding."""
+        ids = self.tokenizer(list(texts), truncation=True, max_length=max_tokens)["input_ids"]
+        lengths = [len(x) for x in ids]
+        parts, order = [], []
+        for idx in length_sorted_batches(lengths, group):
+            t = self.tokenize([texts[i] for i in idx], max_tokens)
+            parts.append(embed(model, t["input_ids"], t["attention_mask"], self.normalize))
+            order.extend(idx)
+        return torch.cat(parts)[torch.argsort(torch.tensor(order))]
+
     def encode(self, texts: Sequence[str], side: str = "doc", *, max_tokens: int = 128, batch_size: int = 64,
                label: str | None = None) -> np.ndarray:
         """``[N, H]`` float32 vectors of ``texts`` in input order, encoded without gradients in length-sorted
