@@ -98,6 +98,8 @@ class DensePruneConfig:
     include_embeddings: bool = param(False, doc="also prune the word-embedding matrix")
     recovery_steps: int = param(100, ge=0, doc="fine-tuning steps after pruning (masks fixed), and GMP's span")
     recovery_lr: float = param(2e-5, gt=0, doc="learning rate of recovery (dense.train's other settings)")
+    recovery_negatives: int = param(4, ge=0, doc="BM25 negatives per query in recovery (the query side alone: "
+                                                 "cheap, the document vectors are fixed)")
     gmp: GMPSchedule = param(GMPSchedule, doc="GMP: when it prunes, as fractions of recovery_steps")
 
 

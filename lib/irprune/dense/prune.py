@@ -105,6 +105,7 @@ class QueryEncoderTask:
                               f"run one of {', '.join(self.methods)}")
         steps = self.cfg.recovery_steps if steps is None else steps
         rec = dataclasses.replace(self.train_cfg, steps=steps, lr=self.cfg.recovery_lr, seed=self.seed,
+                                  negatives=self.cfg.recovery_negatives,
                                   selection="last", eval_every=max(1, steps))
         return finetune_query_encoder(self.enc, self.doc_vecs, self.pairs, rec, self.evaluate_dev,
                                       query_max_tokens=self.query_max_tokens, after_step=hooks.after_step,

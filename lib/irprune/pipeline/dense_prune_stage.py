@@ -99,7 +99,7 @@ def run(cfg: DensePruneStage, method: str, sparsity: float, seed: int, dataset_d
     row = {d: i for i, d in enumerate(doc_ids)}
     enc = load_trained_encoder(c, model_dir)
     tr = ds.split("train")
-    pairs = training_pairs(tr.queries, tr.qrels, read_trec_run(bm25_train_run) if c.train.negatives else None,
+    pairs = training_pairs(tr.queries, tr.qrels, read_trec_run(bm25_train_run) if c.prune.recovery_negatives else None,
                            row, c.train.bm25_depth)
     flat = Scorer(docs, index=ix.flat_index(docs))
     dev_mrr = dev_metric(ds, doc_ids, c, cfg.evaluation)
