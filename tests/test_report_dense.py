@@ -61,16 +61,41 @@ def test_nothing_run_gives_no_figure_and_a_not_run_row(tmp_path):
     assert dense_report.table(res).rows[1][1] == "not run"
 
 
-def test_macros_say_how_the_bi_encoder_was_trained():
+def render(record: dict | None) -> str:
     from irprune.report.macros import Macros
 
-    def render(record: dict | None) -> str:
-        M = Macros()
-        dense_report.add_macros(M, dense_report.DenseResults(record, []))
-        return M.render()
+    M = Macros()
+    dense_report.add_macros(M, dense_report.DenseResults(record, []))
+    return M.render()
+
+
+def test_macros_say_how_the_bi_encoder_was_trained():
     out = render(dict(_record(), training={"side": "both", "teacher": "monobert-s0", "steps": 300}))
     assert "\\DenseBothSidestrue" in out and "\\DenseDistilledtrue" in out
     assert "\\newcommand{\\DenseTeacherName}{monoBERT (training seed 0)}" in out
     out = render(dict(_record(), training={"side": "query", "teacher": "", "steps": 300}))
     assert "\\DenseBothSidesfalse" in out and "\\DenseDistilledfalse" in out
     assert "\\DenseDistilledfalse" in render(None)                  # not run
+
+
+def test_macros_state_the_outcome_against_bm25_and_at_the_strongest_compression():
+    rec = _record()
+    rec["systems"]["biencoder"]["bm25_mrr@10"] = 0.34
+    rec["systems"]["jpq48"] = {"mrr@10": 0.345, "compression": 32.0}
+    rec["significance"] = {"biencoder_vs_bm25": {"significant": True, "p_holm": 0.02},
+                           "jpq48_vs_pq48": {"p": 0.004, "p_holm": 0.0412}}
+    out = render(rec)
+    assert "\\DenseAboveBMtrue" in out and "\\DenseBeatsBMtrue" in out
+    for name, value in (("DenseTunedMRR", "0.360"), ("DenseZeroShotMRR", "0.300"), ("DenseBMMRR", "0.340"),
+                        ("DenseVsBMP", "0.02"), ("DenseTopCompression", "32$\\times$"),
+                        ("DenseTopJpqKept", "95.8\\%"), ("DenseTopPqKept", "91.7\\%"), ("DenseTopOpqKept", "not run"),
+                        ("DenseJpqVsPqP", "0.0412")):
+        assert f"\\newcommand{{\\{name}}}{{{value}}}" in out
+    assert "\\DenseJpqAbovePqtrue" in out
+    rec["systems"]["biencoder"]["bm25_mrr@10"] = 0.37                  # level or below: neither flag
+    out = render(rec)
+    assert "\\DenseAboveBMfalse" in out and "\\DenseBeatsBMfalse" in out
+    rec["systems"]["jpq48"]["mrr@10"] = 0.32
+    assert "\\DenseJpqAbovePqfalse" in render(rec)
+    out = render(None)
+    assert "\\DenseAboveBMfalse" in out and "\\newcommand{\\DenseTopCompression}{not run}" in out

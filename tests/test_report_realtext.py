@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from irprune import paths
 from irprune.config import from_mapping
 from irprune.data.load import assign_folds
 from irprune.errors import ConfigError, DataFormatError
@@ -90,8 +91,7 @@ def test_pooled_folds_equal_one_evaluation_of_the_union(folds: list[Path]) -> No
     assert pooled.seeds == {"monobert": (0,), "conv_knrm": (0, 1)} and pooled.n_runs == K
     for system in SYSTEMS:
         whole = evaluate(QRELS, {q: ranking(system, q) for q in QIDS}, EVAL)  # one run over all judged queries
-        model = system.split("-s")[0]
-        got = pooled.bm25 if system == "bm25" else pooled.rankers[model]
+        got = pooled.bm25 if system == "bm25" else pooled.rankers[paths.parse_trained(system)[0]]
         if system.startswith("conv_knrm"):
             continue                                        # seed-averaged: checked below
         for m in realtext.METRICS:

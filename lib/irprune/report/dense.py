@@ -183,6 +183,37 @@ def add_macros(M: Any, res: DenseResults, keep: float = 0.95) -> None:
     teacher = str(training.get("teacher") or "")
     M.flag("DenseDistilled", bool(teacher))
     M.text("DenseTeacherName", teacher_label(teacher))
+    add_outcome_macros(M, res)
+
+
+def add_outcome_macros(M: Any, res: DenseResults) -> None:
+    """What the dense section says of its results: the fine-tuned bi-encoder's MRR@10 against the zero-shot one and
+    BM25 (``\\ifDenseAboveBM``: higher mean; ``\\ifDenseBeatsBM``: also significant after Holm's adjustment), and
+    the share of it PQ, OPQ and JPQ keep at the strongest compression run (``\\ifDenseJpqAbovePq``, with the
+    Holm-adjusted paired p of JPQ against PQ there)."""
+    from .macros import pct as pct_or
+    from .realtext import p_text
+
+    sig = (res.record or {}).get("significance") or {}
+    flat, zero = res.system("biencoder") or {}, res.system("zeroshot") or {}
+    ref, bm = flat.get(METRIC), flat.get(f"bm25_{METRIC}")
+    M.add("DenseTunedMRR", fmt(ref))
+    M.add("DenseZeroShotMRR", fmt(zero.get(METRIC)))
+    M.add("DenseBMMRR", fmt(bm))
+    M.add("DenseVsBMP", p_text(flat.get("p_vs_bm25")))
+    above = ref is not None and bm is not None and ref > bm
+    M.flag("DenseAboveBM", above)
+    M.flag("DenseBeatsBM", above and bool((sig.get("biencoder_vs_bm25") or {}).get("significant")))
+    compressed = res.compressed()
+    top = max((s.get("compression", 0.0) for _, s in compressed), default=None)
+    at_top = {index_method(n): (n, s) for n, s in compressed if s.get("compression") == top}
+    M.add("DenseTopCompression", f"{top:.0f}$\\times$" if top else NOT_RUN)
+    for method, stem in (("pq", "Pq"), ("opq", "Opq"), ("jpq", "Jpq")):
+        s = at_top.get(method, ("", {}))[1]
+        M.add(f"DenseTop{stem}Kept", pct_or(s[METRIC] / ref if ref and s.get(METRIC) is not None else None))
+    jpq, pq = at_top.get("jpq", ("", {})), at_top.get("pq", ("", {}))
+    M.flag("DenseJpqAbovePq", jpq[1].get(METRIC, -1.0) > pq[1].get(METRIC, math.inf))
+    M.add("DenseJpqVsPqP", p_text((sig.get(f"{jpq[0]}_vs_{pq[0]}") or {}).get("p_holm")))
 
 
 def teacher_label(teacher: str) -> str:
@@ -193,4 +224,5 @@ def teacher_label(teacher: str) -> str:
     return f"{palette.model_label(parsed[0])} (training seed {parsed[1]})" if parsed else teacher
 
 
-__all__ = ["DenseResults", "load", "figure", "table", "add_macros", "DENSE_METRICS", "PRUNE_RECORDS", "FIGURE"]
+__all__ = ["DenseResults", "load", "figure", "table", "add_macros", "add_outcome_macros", "DENSE_METRICS",
+           "PRUNE_RECORDS", "FIGURE"]
