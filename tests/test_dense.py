@@ -398,10 +398,12 @@ def test_recovery_draws_its_own_number_of_bm25_negatives(tmp_path, monkeypatch):
     from irprune.dense import prune as dense_prune
     from irprune.dense.config import DensePruneConfig, DenseTrainConfig
 
-    seen = []
-    real = dense_prune.finetune_query_encoder
-    monkeypatch.setattr(dense_prune, "finetune_query_encoder", lambda enc, docs, pairs, rec, *a, **kw: (
-        seen.append(rec), real(enc, docs, pairs, rec, *a, **kw))[1])
+    seen, real = [], dense_prune.finetune_query_encoder
+
+    def recording(enc, docs, pairs, rec, *args, **kw):
+        seen.append(rec)
+        return real(enc, docs, pairs, rec, *args, **kw)
+    monkeypatch.setattr(dense_prune, "finetune_query_encoder", recording)
     enc = tiny_encoder(tmp_path)
     corpus = tiny_corpus(40)
     ids = ix.doc_order(corpus)
