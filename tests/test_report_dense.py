@@ -91,11 +91,13 @@ def test_macros_state_the_outcome_against_bm25_and_at_the_strongest_compression(
                         ("DenseTopJpqKept", "95.8\\%"), ("DenseTopPqKept", "91.7\\%"), ("DenseTopOpqKept", "not run"),
                         ("DenseJpqVsPqP", "0.0412")):
         assert f"\\newcommand{{\\{name}}}{{{value}}}" in out
-    assert "\\DenseJpqAbovePqtrue" in out
+    assert "\\DenseJpqAbovePqtrue" in out and "\\DenseTopHasJpqtrue" in out
     rec["systems"]["biencoder"]["bm25_mrr@10"] = 0.37                  # level or below: neither flag
     out = render(rec)
     assert "\\DenseAboveBMfalse" in out and "\\DenseBeatsBMfalse" in out
     rec["systems"]["jpq48"]["mrr@10"] = 0.32
     assert "\\DenseJpqAbovePqfalse" in render(rec)
+    del rec["systems"]["jpq48"]                                       # JPQ not run: no sentence about it
+    assert "\\DenseTopHasJpqfalse" in render(rec)
     out = render(None)
     assert "\\DenseAboveBMfalse" in out and "\\newcommand{\\DenseTopCompression}{not run}" in out

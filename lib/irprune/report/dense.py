@@ -21,7 +21,7 @@ from typing import Any
 
 from ..cells.schema import INDEX_METHODS, index_method
 from . import palette
-from .tables import NOT_RUN, Table, fmt, fmt_count, pct
+from .tables import NOT_RUN, Table, fmt, fmt_count, p_text, pct
 
 DENSE_METRICS = Path("metrics") / "dense.json"
 PRUNE_RECORDS = "runs/dense_prune/*/metrics.json"
@@ -189,10 +189,9 @@ def add_macros(M: Any, res: DenseResults, keep: float = 0.95) -> None:
 def add_outcome_macros(M: Any, res: DenseResults) -> None:
     """What the dense section says of its results: the fine-tuned bi-encoder's MRR@10 against the zero-shot one and
     BM25 (``\\ifDenseAboveBM``: higher mean; ``\\ifDenseBeatsBM``: also significant after Holm's adjustment), and
-    the share of it PQ, OPQ and JPQ keep at the strongest compression run (``\\ifDenseJpqAbovePq``, with the
-    Holm-adjusted paired p of JPQ against PQ there)."""
+    the share of it PQ, OPQ and JPQ keep at the strongest compression run (``\\ifDenseTopHasJpq``: JPQ and PQ both
+    ran there; ``\\ifDenseJpqAbovePq``, with the Holm-adjusted paired p of JPQ against PQ there)."""
     from .macros import pct as pct_or
-    from .realtext import p_text
 
     sig = (res.record or {}).get("significance") or {}
     flat, zero = res.system("biencoder") or {}, res.system("zeroshot") or {}
@@ -212,6 +211,7 @@ def add_outcome_macros(M: Any, res: DenseResults) -> None:
         s = at_top.get(method, ("", {}))[1]
         M.add(f"DenseTop{stem}Kept", pct_or(s[METRIC] / ref if ref and s.get(METRIC) is not None else None))
     jpq, pq = at_top.get("jpq", ("", {})), at_top.get("pq", ("", {}))
+    M.flag("DenseTopHasJpq", METRIC in jpq[1] and METRIC in pq[1])
     M.flag("DenseJpqAbovePq", jpq[1].get(METRIC, -1.0) > pq[1].get(METRIC, math.inf))
     M.add("DenseJpqVsPqP", p_text((sig.get(f"{jpq[0]}_vs_{pq[0]}") or {}).get("p_holm")))
 

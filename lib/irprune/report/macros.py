@@ -22,7 +22,7 @@ from ..significance import SignificanceConfig
 from . import palette, published
 from .analysis import Keep, at_sparsity, best_keeping, best_retained_at, highest_keeping, matched_seed_cells, \
     max_sparsity_keeping, mean_cells, seed_matched_vs_dense, seed_paired, task_keeping, with_retained
-from .tables import NOT_RUN, TEST_NAMES, latex_escape
+from .tables import NOT_RUN, TEST_NAMES, latex_escape, p_text
 from .targets import PairedResult, dense_vs_bm25, gmp_targets
 
 _ONES = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Eleven", "Twelve",
@@ -321,9 +321,6 @@ def target_macros(M: Any, df: Any, cfg: Any, sig: SignificanceConfig, root: Path
                   vs_bm: Optional[dict[str, PairedResult]] = None) -> None:
     """``\\<Model>DenseBeatsBM`` flags and p-values; ``\\<Model>Target...`` macros for the GMP target.
     ``vs_bm``: :func:`irprune.report.targets.dense_vs_bm25`'s result when the caller already has it."""
-    def p_text(p: Optional[float]) -> str:
-        return NOT_RUN if p is None else (f"{p:.1e}" if p < 1e-3 else f"{p:.3g}")   # 0.0497, not 0.050
-
     if vs_bm is None:
         vs_bm = dense_vs_bm25(df, cfg.split, cfg.primary_metric, sig, root)
     targets = gmp_targets(df, cfg.split, cfg.primary_metric, cfg.compare_sparsity, cfg.sparsity_tolerance,

@@ -28,7 +28,7 @@ from .. import paths
 from ..errors import DataFormatError, IRPruneError
 from ..significance import SignificanceConfig, compare
 from . import palette
-from .tables import NOT_RUN, TEST_NAMES, Table, fmt
+from .tables import NOT_RUN, TEST_NAMES, Table, fmt, p_text
 
 METRICS = ("ndcg@10", "mrr@10")
 ZERO_SHOT = "biencoder-zeroshot"                # the hybrid first stage's dense retrieval, as released
@@ -187,11 +187,6 @@ def rows(p: Pooled, sig: SignificanceConfig) -> list[Row]:
 
 def _mean(x: Mapping[str, float]) -> float:
     return sum(x.values()) / len(x) if x else float("nan")
-
-
-def p_text(p: float | None) -> str:
-    """A p-value as the paper prints it: 0.0497, 3.1e-05."""
-    return NOT_RUN if p is None else (f"{p:.1e}" if p < 1e-3 else f"{p:.3g}")
 
 
 def best(rs: Sequence[Row], metric: str = "ndcg@10") -> Row | None:

@@ -88,6 +88,11 @@ def fmt_count(x: float | None) -> str:
     return f"{x:.3g}"
 
 
+def p_text(p: float | None) -> str:
+    """A p-value as the paper prints it: 0.0497 (not 0.050), 3.1e-05; missing -> "not run"."""
+    return NOT_RUN if p is None else (f"{p:.1e}" if p < 1e-3 else f"{p:.3g}")
+
+
 def pct(x: float, digits: int = 1, signed: bool = False) -> str:
     s = f"{100 * x:+.{digits}f}%" if signed else f"{100 * x:.{digits}f}%"
     return s.replace("-", "−")
